@@ -31,8 +31,10 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# XLA compiles each program on one core: one pytest worker per core keeps them all busy.
+TEST_WORKERS ?= auto
 test: setup data lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 demo: setup data
 	$(BIN)/python -m meta_train.demo --workdir=runs/demo

@@ -17,7 +17,13 @@ truncation length 50, each task an MLP 64-32-10 (ReLU) with batch 128 on 8x8 dig
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
+
+# Run as a script, bench/ comes first on sys.path, where bench/baselines.py would shadow the
+# `baselines` package: the repository root goes first instead.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jax
 
@@ -68,9 +74,10 @@ def measure(name, reference, steps):
   inner = unroll.inner
   if isinstance(est, AntitheticEstimator):
     inner = jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), inner)
-  members = jax.tree.leaves(inner.params)[0].shape[0]
-  if name == "full_es":
+  if name == "full_es":  # keeps no population between calls: fresh trainings, as it starts them
+    members = 2 * est.num_pairs
     inner = jax.vmap(lambda k: unroller.fresh(theta, k))(jax.random.split(key, members))
+  members = jax.tree.leaves(inner.params)[0].shape[0]
   bare = jax.jit(
     lambda th, inner, k, s: jax.vmap(unroller.truncation, in_axes=(None, 0, None, None))(
       th, inner, k, s

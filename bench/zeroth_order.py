@@ -14,7 +14,13 @@ backpropagation keeps its activations. Times are medians over `--repeats` calls.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
+
+# Run as a script, this folder comes first on sys.path and bench/baselines.py would shadow the
+# `baselines` package: put the repository root first.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jax
 import jax.numpy as jnp

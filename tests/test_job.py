@@ -59,8 +59,11 @@ def test_resume_is_bitwise_exact(tmp_path):
   assert len(steps) == len(set(steps)) == 6
 
 
-def test_update_inside_meta_training_equals_loaded_optimizer(tmp_path):
+# Hidden width 4 takes the rule's elementwise (unrolled) path, 8 its matrix-product path.
+@pytest.mark.parametrize("width", [4, 8])
+def test_update_inside_meta_training_equals_loaded_optimizer(tmp_path, width):
   config = tiny_config(3)
+  config.lopt.hidden_sizes = (width,)
   state = job.train(config, str(tmp_path))
   trainer = build.build_trainer(config)
   unroller = trainer.estimators["digits_mlp"].unroller
