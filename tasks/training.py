@@ -1,11 +1,18 @@
 """Train a task with any optax optimizer: one jitted `lax.scan` over the steps.
 
-Used by the demo and the comparison suite to run baselines and learned optimizers the same
-way. The optimizer receives the extra arg `value` (the loss at the current parameters), so
-optimizers that read the loss work unchanged.
+Used by the demo, meta-training's evaluation and the comparison suite to run baselines and
+learned optimizers the same way. The optimizer receives the extra args it asks for in the
+project's vocabulary (`value`: the loss at the current parameters; `value_fn`: params ->
+loss on the current batch; `key`: a fresh PRNG key per step); `training_run` passes `value`.
+
+`training_run` returns the training curve and final validation and test losses;
+`curve_run` (the comparison suite's run) also evaluates the validation split at
+`num_evals` evenly spaced steps and, for classifiers, the accuracy of every split.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -13,6 +20,50 @@ import numpy as np
 import optax
 
 from tasks.base import SPLITS, Task
+from tasks.mlp_classifier import MLPClassifier
+from tasks.reparam import Reparameterized
+from tasks.vision import CNNClassifier
+
+EXTRA_ARGS: tuple[str, ...] = ("value", "value_fn", "key")
+
+
+def has_accuracy(task: Task) -> bool:
+  """Whether `task` is a classifier, so that `task.accuracy(params, batch)` is defined."""
+  if isinstance(task, Reparameterized):
+    return has_accuracy(task.task)
+  return isinstance(task, MLPClassifier | CNNClassifier)
+
+
+def _step_fn(task: Task, opt, sampler, extra_args: Sequence[str]):
+  """One training step `((params, state), key) -> ((params, state), loss)` for `lax.scan`."""
+  unknown = set(extra_args) - set(EXTRA_ARGS)
+  if unknown:
+    raise ValueError(f"Unknown extra args {sorted(unknown)}; expected some of {EXTRA_ARGS}.")
+
+  def step(carry, k):
+    p, s = carry
+    k_batch, k_loss = jax.random.split(k)
+    batch = sampler.sample(k_batch)
+    value_fn = lambda q: task.loss(q, k_loss, batch)
+    loss, grads = jax.value_and_grad(value_fn)(p)
+    available = {"value": loss, "value_fn": value_fn, "key": jax.random.fold_in(k, 1)}
+    updates, s = opt.update(grads, s, p, **{a: available[a] for a in extra_args})
+    return (optax.apply_updates(p, updates), s), loss
+
+  return step
+
+
+def _evaluate(task: Task, params, sampler, key, eval_batches: int) -> dict[str, jax.Array]:
+  """Mean loss (and accuracy, for classifiers) of `params` over `eval_batches` batches."""
+
+  def one(k):
+    batch = sampler.sample(k)
+    out = {"loss": task.loss(params, k, batch)}
+    if has_accuracy(task):
+      out["accuracy"] = task.accuracy(params, batch)
+    return out
+
+  return jax.tree.map(jnp.mean, jax.vmap(one)(jax.random.split(key, eval_batches)))
 
 
 def training_run(
@@ -32,28 +83,70 @@ def training_run(
   opt = optax.with_extra_args_support(optimizer)
   k_init, k_steps, k_eval = jax.random.split(key, 3)
   params = task.init(k_init)
-
-  def step(carry, k):
-    p, s = carry
-    k_batch, k_loss = jax.random.split(k)
-    loss, grads = jax.value_and_grad(task.loss)(p, k_loss, samplers["train"].sample(k_batch))
-    updates, s = opt.update(grads, s, p, value=loss)
-    return (optax.apply_updates(p, updates), s), loss
-
+  step = _step_fn(task, opt, samplers["train"], ("value",))
   (params, _), losses = jax.lax.scan(
     step, (params, opt.init(params)), jax.random.split(k_steps, num_steps)
   )
 
-  def evaluate(split, k):
-    keys = jax.random.split(k, eval_batches)
-    return jnp.mean(jax.vmap(lambda kk: task.loss(params, kk, samplers[split].sample(kk)))(keys))
-
   k_valid, k_test = jax.random.split(k_eval)
   return {
     "train_loss": losses,
-    "valid_loss": evaluate("valid", k_valid),
-    "test_loss": evaluate("test", k_test),
+    "valid_loss": _evaluate(task, params, samplers["valid"], k_valid, eval_batches)["loss"],
+    "test_loss": _evaluate(task, params, samplers["test"], k_test, eval_batches)["loss"],
   }
+
+
+def curve_run(
+  task: Task,
+  optimizer: optax.GradientTransformation,
+  samplers: dict,
+  key: jax.Array,
+  *,
+  num_steps: int,
+  num_evals: int,
+  eval_batches: int = 8,
+  extra_args: Sequence[str] = ("value",),
+) -> dict[str, jax.Array]:
+  """Trains from `task.init(key)` with evaluations along the way; a pure, jittable function.
+
+  The `num_steps` steps run as `num_evals` chunks of `num_steps // num_evals` (a nested
+  `lax.scan`); after each chunk the validation split is evaluated on `eval_batches`
+  batches. After the last step the train and test splits are evaluated too.
+
+  Returns:
+    `train_loss` [num_steps]: the training-batch loss before each step's update;
+    `valid_loss` [num_evals] (and `valid_accuracy` for classifiers): at steps
+    `eval_steps(num_steps, num_evals)`, the last being the final validation loss;
+    `final_train_loss`, `final_test_loss` (and `final_*_accuracy`): scalars after training.
+  """
+  if num_evals < 1 or num_steps % num_evals:
+    raise ValueError(f"num_steps={num_steps} must be a positive multiple of num_evals={num_evals}.")
+  opt = optax.with_extra_args_support(optimizer)
+  k_init, k_steps, k_eval = jax.random.split(key, 3)
+  params = task.init(k_init)
+  step = _step_fn(task, opt, samplers["train"], extra_args)
+  step_keys = jax.random.split(k_steps, num_steps).reshape(num_evals, num_steps // num_evals, -1)
+
+  def chunk(carry, inputs):
+    keys, k = inputs
+    carry, losses = jax.lax.scan(step, carry, keys)
+    return carry, (losses, _evaluate(task, carry[0], samplers["valid"], k, eval_batches))
+
+  eval_keys = jax.random.split(jax.random.fold_in(k_eval, 0), num_evals)
+  (params, _), (losses, valid) = jax.lax.scan(
+    chunk, (params, opt.init(params)), (step_keys, eval_keys)
+  )
+  out = {"train_loss": losses.reshape(-1)}
+  out.update({f"valid_{k}": v for k, v in valid.items()})
+  for i, split in enumerate(("train", "test"), start=1):
+    final = _evaluate(task, params, samplers[split], jax.random.fold_in(k_eval, i), eval_batches)
+    out.update({f"final_{split}_{k}": v for k, v in final.items()})
+  return out
+
+
+def eval_steps(num_steps: int, num_evals: int) -> np.ndarray:
+  """The steps after which `curve_run` evaluates the validation split."""
+  return np.arange(1, num_evals + 1) * (num_steps // num_evals)
 
 
 def train(

@@ -1,0 +1,153 @@
+"""Many training runs of one task as one compiled program: hyperparameter settings x seeds.
+
+`sweep(task, make_opt, settings, seeds, ...)` trains `task` once per (setting, seed) with
+`tasks.training.curve_run`. Settings whose hyperparameters differ only in float values
+(learning rates, weight decays, ...) share shapes, so they run together as one `jit` of a
+`vmap` over settings of a `vmap` over seeds: one compilation and one `lax.scan` for the
+whole grid. Non-float values (integers, booleans, strings: `Choice` dimensions that may set
+shapes) split the settings into groups, one program each.
+
+An optimizer whose factory needs a concrete value (it raises `TypeError` when given a traced
+learning rate, e.g. to build a Python-side schedule) falls back to one program per setting,
+still vmapped over seeds, with the values as Python constants.
+
+Part of the comparison suite: it imports `tasks`, unlike the rest of `baselines/`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from tasks.base import SPLITS, Task
+from tasks.training import curve_run
+
+Setting = Mapping[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Protocol:
+  """How every run of a comparison trains and evaluates (see `tasks.training.curve_run`)."""
+
+  num_steps: int
+  num_evals: int
+  eval_batches: int
+  extra_args: tuple[str, ...] = ("value",)
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepResult:
+  """Per setting (in the order given): arrays with a leading seed axis; how it was run."""
+
+  runs: list[dict[str, np.ndarray]]
+  vmapped: list[bool]
+  num_programs: int
+
+
+def _batched_keys(setting: Setting) -> tuple[str, ...]:
+  return tuple(sorted(k for k, v in setting.items() if isinstance(v, float)))
+
+
+def _group_key(setting: Setting) -> tuple:
+  """Settings with equal group keys share shapes: they differ only in float values."""
+  static = tuple(sorted((k, v) for k, v in setting.items() if not isinstance(v, float)))
+  return _batched_keys(setting), static
+
+
+def over_seeds(
+  task: Task, make_opt: Callable[[Setting], Any], protocol: Protocol, setting: Setting
+) -> Callable[..., dict[str, jax.Array]]:
+  """`(samplers, keys) -> runs`: `setting` trained from each key (vmapped); jit it."""
+
+  def train(samplers, key):
+    opt = make_opt(setting)
+    return curve_run(
+      task,
+      opt,
+      samplers,
+      key,
+      num_steps=protocol.num_steps,
+      num_evals=protocol.num_evals,
+      eval_batches=protocol.eval_batches,
+      extra_args=protocol.extra_args,
+    )
+
+  return jax.vmap(train, in_axes=(None, 0))
+
+
+def over_settings(
+  task: Task, make_opt: Callable[[Setting], Any], protocol: Protocol, static: Setting
+) -> Callable[..., dict[str, jax.Array]]:
+  """`(values, samplers, keys) -> runs`: vmapped over float `values` (a dict of [settings]
+  arrays, joined to `static`) and over keys; jit it."""
+
+  def program(values, samplers, keys):
+    run = lambda hp: over_seeds(task, make_opt, protocol, {**static, **hp})(samplers, keys)
+    return jax.vmap(run)(values)
+
+  return program
+
+
+def sweep(
+  task: Task,
+  make_opt: Callable[[Setting], optax.GradientTransformation],
+  settings: Sequence[Setting],
+  seeds: Sequence[int],
+  protocol: Protocol,
+  *,
+  vmap_settings: bool = True,
+) -> SweepResult:
+  """Trains `task` with `make_opt(setting)` for every setting and seed.
+
+  Args:
+    task: the task (its samplers are passed to the compiled programs as arguments).
+    make_opt: builds the optimizer of a setting; it may receive traced float values.
+    settings: hyperparameter dicts.
+    seeds: run seeds; the run of seed `s` starts from `jax.random.PRNGKey(s)`, the same for
+      every setting (common random numbers: same initialization and batches).
+    protocol: steps, evaluation points and extra args.
+    vmap_settings: False runs one program per setting (the reference for tests and benches).
+
+  Returns:
+    A `SweepResult`; `runs[i][name]` has shape [len(seeds), ...] for each output of
+    `curve_run`.
+  """
+  samplers = {split: task.batches(split) for split in SPLITS}
+  keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
+  runs: list[Any] = [None] * len(settings)
+  vmapped = [False] * len(settings)
+  num_programs = 0
+
+  def one_by_one(indices):
+    nonlocal num_programs
+    for i in indices:
+      runs[i] = jax.jit(over_seeds(task, make_opt, protocol, settings[i]))(samplers, keys)
+      num_programs += 1
+
+  groups: dict[tuple, list[int]] = {}
+  for i, setting in enumerate(settings):
+    groups.setdefault(_group_key(setting), []).append(i)
+  for (batched, _), indices in groups.items():
+    if not (vmap_settings and batched):
+      one_by_one(indices)
+      continue
+    static = {k: v for k, v in settings[indices[0]].items() if k not in batched}
+    values = {k: jnp.asarray([settings[i][k] for i in indices], jnp.float32) for k in batched}
+
+    try:
+      out = jax.jit(over_settings(task, make_opt, protocol, static))(values, samplers, keys)
+    except TypeError:  # a factory that needs concrete values: one program per setting
+      one_by_one(indices)
+      continue
+    num_programs += 1
+    for j, i in enumerate(indices):
+      runs[i] = jax.tree.map(lambda x, j=j: x[j], out)
+      vmapped[i] = True
+  runs = [{k: np.asarray(v) for k, v in r.items()} for r in runs]
+  return SweepResult(runs, vmapped, num_programs)

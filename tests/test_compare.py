@@ -1,0 +1,245 @@
+"""The comparison suite: the report agrees with its runs, vmapped sweeps, resume, bad input.
+
+One run of `configs/suite_smoke.py` (2 tasks x AdamW, Lion and a random learned optimizer,
+3-point learning-rate grids, 3 seeds, 100 steps) is shared by the tests that read a report.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+import baselines
+import learned_opt
+import tasks
+from baselines import compare, report
+from baselines import profile as prof
+from baselines.sweep import Protocol, sweep
+from configs import suite_smoke
+
+ROOT = os.path.join(os.path.dirname(__file__), "..")
+
+
+@pytest.fixture(scope="module")
+def lopt_path(tmp_path_factory):
+  """A learned-optimizer checkpoint with random theta (no meta-training)."""
+  path = tmp_path_factory.mktemp("lopt") / "random_mlp"
+  lopt = learned_opt.get("mlp", hidden_sizes=(4,))
+  learned_opt.save(path, lopt, lopt.init(jax.random.PRNGKey(0)))
+  return str(path)
+
+
+def smoke_config(outdir, lopt_path):
+  config = suite_smoke.get_config()
+  config.outdir = str(outdir)
+  config.learned = (lopt_path,)
+  return config
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory, lopt_path):
+  config = smoke_config(tmp_path_factory.mktemp("smoke") / "out", lopt_path)
+  compare.compare(config)
+  return config
+
+
+def _report_rows(outdir):
+  """report.md's per-task tables: {task: {column: {header: cell}}}."""
+  with open(os.path.join(outdir, "report.md")) as f:
+    sections = re.split(r"^## ", f.read(), flags=re.M)[1:]
+  out = {}
+  for section in sections:
+    title, *lines = section.splitlines()
+    rows = [
+      [c.strip() for c in line.strip("|").split("|")] for line in lines if line.startswith("|")
+    ]
+    if rows:
+      out[title] = {row[0]: dict(zip(rows[0], row, strict=True)) for row in rows[2:]}
+  return out
+
+
+def test_report_agrees_with_recorded_runs(smoke):
+  records = report.load(os.path.join(smoke.outdir, "results.jsonl"))
+  rows = _report_rows(smoke.outdir)
+  assert not [r for r in records if "error" in r]
+  steps = np.asarray(records[0]["eval_steps"])
+  for task in smoke.tasks:
+    runs = [r for r in records if r["task"] == task]
+    # 3 grid points + the defaults, x 3 seeds, for each baseline; 3 seeds of the learned one.
+    for name in smoke.optimizers:
+      assert len([r for r in runs if r["optimizer"] == name]) == 4 * 3
+    assert len([r for r in runs if r["column"].startswith("learned:")]) == 3
+    target = None
+    for column in [*smoke.optimizers, *(f"{n}@defaults" for n in smoke.optimizers)]:
+      col_runs = [r for r in runs if r["column"] == column]
+      by_setting = {}
+      for r in col_runs:
+        by_setting.setdefault(r["setting"], []).append(r)
+      # The best setting is the argmin of the median recorded final validation loss.
+      medians = {i: np.median([r["valid_loss"][-1] for r in rs]) for i, rs in by_setting.items()}
+      best = min(medians, key=medians.get)
+      chosen = sorted(by_setting[best], key=lambda r: r["seed"])
+      row = rows[task][column]
+      lr = chosen[0]["hparams"]["learning_rate"]
+      assert row["setting"].startswith(f"learning_rate={lr:.3g}")
+      # Medians and IQRs recomputed from the records match the table.
+      finals = {
+        "train loss": [r["final_train_loss"] for r in chosen],
+        "valid loss": [r["valid_loss"][-1] for r in chosen],
+        "test loss": [r["final_test_loss"] for r in chosen],
+      }
+      if "final_test_accuracy" in chosen[0]:
+        finals["test acc"] = [r["final_test_accuracy"] for r in chosen]
+      for header, values in finals.items():
+        q25, med, q75 = np.percentile(values, [25, 50, 75])
+        assert row[header] == f"{med:.4g} [{q25:.4g}, {q75:.4g}]", (task, column, header)
+      # Edge flags: the chosen learning rate is the smallest or largest of the grid.
+      grid = sorted({rs[0]["hparams"]["learning_rate"] for rs in by_setting.values()})
+      on_edge = len(grid) > 1 and lr in (grid[0], grid[-1])
+      assert ("EDGE" in row["setting"]) == on_edge, (task, column, row["setting"])
+      # Steps to target: first evaluation step where the median validation curve <= target.
+      curve = np.median([r["valid_loss"] for r in chosen], axis=0)
+      if column == smoke.reference:
+        target = curve[-1]
+      reached = np.nonzero(curve <= target)[0]
+      expected = f"{steps[reached[0]]}" if len(reached) else "never"
+      assert row["steps to target"] == expected, (task, column)
+  for name in (
+    "report.md",
+    "profile.png",
+    "summary.json",
+    *(f"curves_{t}.png" for t in smoke.tasks),
+  ):
+    assert os.path.getsize(os.path.join(smoke.outdir, name)) > 0
+
+
+def test_rerun_skips_finished_cells(smoke):
+  cells = os.path.join(smoke.outdir, "cells")
+  files = [os.path.join(d, f) for d, _, fs in os.walk(cells) for f in fs]
+  assert len(files) == len(smoke.tasks) * (len(smoke.optimizers) + len(smoke.learned))
+  before = {f: os.stat(f).st_mtime_ns for f in files}
+  with open(os.path.join(smoke.outdir, "results.jsonl")) as f:
+    results = f.read()
+  compare.compare(smoke)
+  assert {f: os.stat(f).st_mtime_ns for f in files} == before
+  with open(os.path.join(smoke.outdir, "results.jsonl")) as f:
+    assert f.read() == results
+
+
+def test_vmapped_sweep_equals_one_by_one(smoke):
+  """The smoke run's vmapped AdamW grid against the same runs one program per setting.
+
+  Tolerance: rtol 1e-4 (results.jsonl keeps 6 significant digits; batching may reorder
+  float32 reductions).
+  """
+  task = "digits_logreg"
+  records = [
+    r
+    for r in report.load(os.path.join(smoke.outdir, "results.jsonl"))
+    if r["task"] == task and r["column"] == "adamw"
+  ]
+  assert all(r["vmapped"] for r in records)
+  # The largest learning rate of the grid (the most sensitive to rounding).
+  settings = [{"learning_rate": max(r["hparams"]["learning_rate"] for r in records)}]
+  # A factory that needs a concrete learning rate: `sweep` falls back to one program each.
+  concrete = lambda s: baselines.get("adamw", learning_rate=float(s["learning_rate"]))
+  protocol = Protocol(smoke.num_steps, smoke.num_evals, smoke.eval_batches)
+  out = sweep(tasks.get(task), concrete, settings, range(smoke.num_seeds), protocol)
+  assert out.vmapped == [False] and out.num_programs == 1
+  for setting, runs in zip(settings, out.runs, strict=True):
+    for seed in range(smoke.num_seeds):
+      (rec,) = [r for r in records if r["hparams"] == setting and r["seed"] == seed]
+      for key in ("train_loss", "valid_loss", "final_test_loss"):
+        np.testing.assert_allclose(runs[key][seed], rec[key], rtol=1e-4, atol=1e-7)
+
+
+def test_steps_to_target_profile_and_iqm():
+  steps = np.array([10, 20, 30, 40])
+  assert prof.steps_to_target(np.array([5.0, 3.0, 2.0, 1.0]), steps, 2.0) == 30
+  assert prof.steps_to_target(np.array([5.0, np.nan, np.nan, 3.0]), steps, 2.0) == np.inf
+  times = np.array([[10.0, 20.0], [20.0, np.inf], [40.0, 10.0]])
+  ratio = prof.ratios(times)
+  np.testing.assert_array_equal(ratio, [[1, 2], [2, np.inf], [4, 1]])
+  score = prof.integrated_score(ratio, r_max=4.0)
+  np.testing.assert_allclose(score, [(1 + 2 / 3) / 2, (2 / 3) / 2, 1 / 2])
+  taus = np.linspace(1, 4, 30001)  # the closed form is the area under rho(tau), / (r_max - 1)
+  area = np.trapezoid(prof.profile(ratio, taus), taus, axis=-1) / 3
+  np.testing.assert_allclose(area, score, atol=1e-3)
+  np.testing.assert_array_equal(
+    prof.speedups(np.array([10.0, np.inf]), np.array([20.0, 40.0])), [2, 0]
+  )
+  assert prof.iqm(np.array([1, 2, 3, 4, 100, 0, 5, 6])) == 3.5  # mean of 2, 3, 4, 5
+  assert prof.ratios(np.array([[np.inf], [np.inf]])).tolist() == [[np.inf], [np.inf]]
+
+
+@pytest.mark.parametrize(
+  ("change", "message"),
+  [
+    ({"optimizers": ("adamw", "adamww")}, "Did you mean 'adamw'"),
+    ({"tasks": ("quadratic_10dd",)}, "Unknown task 'quadratic_10dd'"),
+    ({"learned": ("not_a_checkpoint",)}, "is not a learned optimizer"),
+    ({"reference": "lion", "optimizers": ("adamw",)}, "reference optimizer 'lion'"),
+  ],
+)
+def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, change, message):
+  config = smoke_config(tmp_path / "out", str(tmp_path))  # tmp_path: a directory, no checkpoint
+  config.learned = ()
+  config.update(change)
+  if "learned" in change:
+    config.learned = (str(tmp_path / change["learned"][0]),)
+    os.makedirs(config.learned[0])
+    with open(os.path.join(config.learned[0], "theta"), "w") as f:
+      f.write("not orbax")
+  with pytest.raises(SystemExit) as exit_info:
+    compare.compare(config)
+  assert exit_info.value.code == 2
+  err = capsys.readouterr().err.strip()
+  assert len(err.splitlines()) == 1 and message in err, err
+  assert not os.path.exists(tmp_path / "out")
+
+
+def test_outdir_of_another_protocol_is_refused(smoke, capsys):
+  config = smoke_config(smoke.outdir, smoke.learned[0])
+  config.num_steps = 200
+  with pytest.raises(SystemExit) as exit_info:
+    compare.compare(config)
+  assert exit_info.value.code == 2
+  assert "another config.outdir" in capsys.readouterr().err
+
+
+def test_cli_bad_optimizer_exits_2(tmp_path):
+  out = tmp_path / "out"
+  proc = subprocess.run(
+    [
+      sys.executable,
+      "-m",
+      "baselines.compare",
+      "--config=configs/suite_smoke.py",
+      "--config.optimizers=('adamw','no_such_optimizer')",
+      f"--config.outdir={out}",
+    ],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
+  assert proc.returncode == 2, proc.stderr
+  assert "Unknown optimizer 'no_such_optimizer'" in proc.stderr.strip().splitlines()[-1]
+  assert not out.exists()
+  with open(os.path.join(ROOT, "configs", "suite_small.py")) as f:  # the suites stay loadable
+    assert "get_config" in f.read()
+
+
+def test_suites_meet_their_sizes():
+  from configs import suite_full, suite_small
+
+  small = suite_small.get_config()
+  assert len(small.tasks) >= 8 and len(small.optimizers) >= 15 and small.num_seeds >= 3
+  full = suite_full.get_config()
+  assert set(full.optimizers) == set(baselines.names()) and set(full.tasks) == set(tasks.META_TEST)
+  json.dumps(full.to_dict())
