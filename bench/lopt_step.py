@@ -1,15 +1,24 @@
-"""Benchmark: one optimizer step of learned rules relative to optax.adam, same run.
+"""Benchmark: one optimizer step of each learned-rule family relative to optax.adam, same run.
 
-    .venv/bin/python bench/lopt_step.py [--sizes 10000,100000,1000000] [--repeats 50]
+    .venv/bin/python bench/lopt_step.py [--sizes 100000,1000000] [--repeats 30]
 
-Prints, per parameter count, the median time of one jitted `update` + `apply_updates` for
-each optimizer and its ratio to Adam's (ratios are what to compare across machines).
+Prints, per parameter count and optimizer: the median time of one jitted `update` +
+`apply_updates` and its ratio to Adam's, the compiled step's peak memory (XLA's buffer
+assignment: arguments + outputs + temporaries) and its ratio to Adam's, XLA's FLOP count per
+parameter, and the optimizer state in bytes per parameter. Parameters are a matrix of 256
+columns and a bias. Ratios are what to compare across machines.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
+
+# Run as a script, bench/ comes first on sys.path, where bench/baselines.py would shadow the
+# `baselines` package that the feature bank imports; the repository root goes first instead.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jax
 import jax.numpy as jnp
@@ -17,45 +26,77 @@ import numpy as np
 import optax
 
 import learned_opt
+from learned_opt.mlp_lopt import ADAFAC_FEATURES
+
+NUM_STEPS = 1000
 
 
-def _time_step(opt, params, repeats):
+def _optimizers() -> dict[str, optax.GradientTransformationExtraArgs]:
+  rules = {
+    "mlp (32x32)": learned_opt.MLPLOpt(),
+    "mlp (4)": learned_opt.MLPLOpt(hidden_sizes=(4,)),
+    "mlp adafac (4)": learned_opt.MLPLOpt(hidden_sizes=(4,), features=ADAFAC_FEATURES),
+    "velo (4)": learned_opt.VeLO(),
+    "celo (adam)": learned_opt.Celo(),
+    "celo2 (8)": learned_opt.Celo2(),
+  }
+  key = jax.random.PRNGKey(0)
+  return {
+    "adam": optax.with_extra_args_support(optax.adam(1e-3)),
+    **{name: r.opt(r.init(key), num_steps=NUM_STEPS) for name, r in rules.items()},
+  }
+
+
+def _measure(opt, params, repeats):
   grads = jax.tree.map(lambda p: jnp.ones_like(p) * 1e-3, params)
 
-  @jax.jit
   def step(params, state):
-    updates, state = opt.update(grads, state, params)
+    updates, state = opt.update(grads, state, params, value=jnp.float32(1.0))
     return optax.apply_updates(params, updates), state
 
   state = opt.init(params)
-  params, state = jax.block_until_ready(step(params, state))  # compile
+  compiled = jax.jit(step).lower(params, state).compile()
+  memory = compiled.memory_analysis()
+  peak = (
+    memory.argument_size_in_bytes
+    + memory.output_size_in_bytes
+    + memory.temp_size_in_bytes
+    - memory.alias_size_in_bytes
+  )
+  cost = compiled.cost_analysis()
+  cost = cost[0] if isinstance(cost, list | tuple) else cost
+  params, state = jax.block_until_ready(compiled(params, state))
   times = []
   for _ in range(repeats):
     start = time.perf_counter()
-    params, state = jax.block_until_ready(step(params, state))
+    params, state = jax.block_until_ready(compiled(params, state))
     times.append(time.perf_counter() - start)
-  return float(np.median(times))
+  state_bytes = sum(x.nbytes for x in jax.tree.leaves(state))
+  return float(np.median(times)), peak, float(cost.get("flops", float("nan"))), state_bytes
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--sizes", default="10000,100000,1000000")
-  parser.add_argument("--repeats", type=int, default=50)
+  parser.add_argument("--sizes", default="100000,1000000")
+  parser.add_argument("--repeats", type=int, default=30)
   args = parser.parse_args()
 
-  mlp = learned_opt.MLPLOpt()
-  optimizers = {
-    "adam": optax.adam(1e-3),
-    "lion": optax.lion(1e-4),
-    "mlp lopt (32x32)": mlp.opt(mlp.init(jax.random.PRNGKey(0))),
-  }
-  print(f"{'params':>10}  {'optimizer':<18}{'ms/step':>10}{'/ adam':>9}")
+  optimizers = _optimizers()
+  print(
+    f"{'params':>9}  {'optimizer':<16}{'ms/step':>9}{'/ adam':>8}{'peak MB':>9}{'/ adam':>8}"
+    f"{'flops/p':>9}{'state B/p':>10}"
+  )
   for size in (int(s) for s in args.sizes.split(",")):
     cols = 256
     params = {"w": jnp.zeros((size // cols, cols)), "b": jnp.zeros((cols,))}
-    times = {name: _time_step(opt, params, args.repeats) for name, opt in optimizers.items()}
-    for name, t in times.items():
-      print(f"{size:>10}  {name:<18}{1e3 * t:>10.3f}{t / times['adam']:>9.2f}")
+    n = sum(p.size for p in jax.tree.leaves(params))
+    results = {name: _measure(opt, params, args.repeats) for name, opt in optimizers.items()}
+    t_adam, m_adam = results["adam"][0], results["adam"][1]
+    for name, (t, peak, flops, state_bytes) in results.items():
+      print(
+        f"{size:>9}  {name:<16}{1e3 * t:>9.3f}{t / t_adam:>8.2f}{peak / 2**20:>9.1f}"
+        f"{peak / m_adam:>8.2f}{flops / n:>9.1f}{state_bytes / n:>10.2f}"
+      )
 
 
 if __name__ == "__main__":

@@ -19,8 +19,18 @@ def get_config() -> ml_collections.ConfigDict:
     {
       "architecture": "mlp",
       "hidden_sizes": (32, 32),
-      "momentum_decays": (0.5, 0.9, 0.99),
-      "second_moment_decay": 0.999,
+      # Inputs of the rule, by name: `learned_opt.features.names()`, or `dir:<optimizer>`.
+      "features": (
+        "grad",
+        "param",
+        "momentum_0.5",
+        "momentum_0.9",
+        "momentum_0.99",
+        "rms_0.999",
+        "norm_momentum_0.5",
+        "norm_momentum_0.9",
+        "norm_momentum_0.99",
+      ),
       "exp_mult": 1e-3,
       "step_mult": 1e-3,
     }

@@ -7,6 +7,7 @@ unroll; users call the very same `opt(theta)`. There is no separate export path.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import jax
@@ -35,3 +36,25 @@ class LearnedOptimizer(abc.ABC):
     self, theta: MetaParams, *, num_steps: int | None = None
   ) -> optax.GradientTransformationExtraArgs:
     """The optax optimizer that `theta` defines (`num_steps`: the training horizon, if known)."""
+
+
+def map_tensors(
+  fn: Callable, grads: Any, params: Any, per_tensor: Any, init_tensor: Callable
+) -> tuple[Any, Any]:
+  """Applies `fn(g, p, s) -> (update, s')` tensor by tensor; returns both trees.
+
+  `per_tensor` holds, below each leaf of `params`, the state `init_tensor(p)` made. Its
+  containers are rebuilt from `init_tensor`'s structure first: wrappers such as
+  `flax.nnx.Optimizer` hand tuples back as mappings with the same leaves in the same order.
+  """
+  if params is None:
+    raise ValueError("This learned rule reads the parameters: call `update(grads, state, params)`.")
+
+  def restructured(g, p, s):
+    structure = jax.tree.structure(jax.eval_shape(init_tensor, p))
+    return fn(g, p, jax.tree.unflatten(structure, jax.tree.leaves(s)))
+
+  out = jax.tree.map(restructured, grads, params, per_tensor)
+  first = jax.tree.map(lambda _, o: o[0], grads, out)
+  second = jax.tree.map(lambda _, o: o[1], grads, out)
+  return first, second

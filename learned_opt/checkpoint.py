@@ -3,7 +3,7 @@
 A learned-optimizer checkpoint is a directory with two orbax items:
 
     theta/   the meta-parameters (orbax StandardSave)
-    lopt/    a JSON record: {"format_version", "architecture", "config"}
+    lopt/    a JSON record: {"format_version", "architecture", "config", "features"}
 
 `learned_opt.load(path)` accepts such a directory, or a meta-training workdir (it then
 takes the newest step under `workdir/checkpoints/`), and rebuilds the optax optimizer from
@@ -23,7 +23,7 @@ from absl import logging as absl_logging
 from learned_opt import registry
 from learned_opt.base import LearnedOptimizer, MetaParams
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the record lists the features; "mlp" configs list features
 THETA_ITEM = "theta"
 RECORD_ITEM = "lopt"
 CHECKPOINTS_DIR = "checkpoints"
@@ -39,6 +39,7 @@ def record(lopt: LearnedOptimizer) -> dict[str, Any]:
     "format_version": FORMAT_VERSION,
     "architecture": lopt.architecture,
     "config": registry.config_of(lopt),
+    "features": registry.features_of(lopt),
   }
 
 
@@ -51,11 +52,17 @@ def from_record(rec: dict[str, Any], where: str = "checkpoint") -> LearnedOptimi
       f"{FORMAT_VERSION}."
     )
   try:
-    return registry.get(rec["architecture"], **rec["config"])
+    lopt = registry.get(rec["architecture"], **rec["config"])
   except (KeyError, ValueError, TypeError) as e:
     raise CheckpointError(
       f"{where} describes a learned optimizer this code cannot build: {e}"
     ) from None
+  if rec.get("features") != registry.features_of(lopt):
+    raise CheckpointError(
+      f"{where} lists the features {rec.get('features')}, but its config builds a rule "
+      f"reading {registry.features_of(lopt)}."
+    )
+  return lopt
 
 
 def save(path: str | os.PathLike, lopt: LearnedOptimizer, theta: MetaParams) -> str:

@@ -1,107 +1,114 @@
-"""A per-parameter MLP update rule ("small_fc" of Metz et al., Practical tradeoffs between
-memory, compute, and performance in learned optimizers, arXiv:2203.11860).
+"""A per-parameter MLP update rule: "small_fc" and "AdafacMLP" of Metz et al., Practical
+tradeoffs between memory, compute, and performance in learned optimizers, arXiv:2203.11860.
 
-Every scalar parameter is updated by the same small MLP. Its inputs, per parameter:
-
-    g, p, m_b (for each momentum decay b), sqrt(v), m_b / sqrt(v + eps) (for each b),
-
-with m_b <- b m_b + (1 - b) g and v <- b2 v + (1 - b2) g^2, each input normalized to unit
-root-mean-square over its tensor. The MLP outputs a direction d and a magnitude s and
+Every scalar parameter is updated by the same small MLP, whose inputs are the features the
+config lists (`learned_opt.features`), each per-parameter one normalized to unit RMS over
+its tensor. The MLP outputs a direction d and a magnitude s, and
 
     p <- p - d * exp(s * exp_mult) * step_mult.
 
 `exp_mult` and `step_mult` keep the initial steps small and the magnitude output well
-conditioned, as in the paper.
+conditioned, as in the paper. The default features,
+
+    g, p, m_0.5, m_0.9, m_0.99, sqrt(v_0.999), m_b / sqrt(v_0.999 + 1e-8) for each b,
+
+cost 4 floats of state per parameter (three momenta and a second moment). The AdafacMLP
+variant lists `adafactor_momentum_b`, `adafactor_row`, `adafactor_col` instead of the
+full second moment (`ADAFAC_FEATURES`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from learned_opt.base import LearnedOptimizer
-from learned_opt.features import ema, normalize_per_tensor
+from learned_opt import mup, nets
+from learned_opt.base import LearnedOptimizer, map_tensors
+from learned_opt.features import FeatureBank
+from learned_opt.features.schedule import LossStats, init_loss_stats
+
+DEFAULT_FEATURES = (
+  "grad",
+  "param",
+  "momentum_0.5",
+  "momentum_0.9",
+  "momentum_0.99",
+  "rms_0.999",
+  "norm_momentum_0.5",
+  "norm_momentum_0.9",
+  "norm_momentum_0.99",
+)
+ADAFAC_FEATURES = (
+  "grad",
+  "param",
+  "momentum_0.5",
+  "momentum_0.9",
+  "momentum_0.99",
+  "adafactor_row",
+  "adafactor_col",
+  "adafactor",
+  "adafactor_momentum_0.5",
+  "adafactor_momentum_0.9",
+  "adafactor_momentum_0.99",
+)
 
 
 class MLPLOptState(NamedTuple):
-  """State of `mlp_lopt`: step count, one momentum per decay, the second moment."""
+  """State of `mlp_lopt`: step count, the features' statistics per tensor, loss statistics."""
 
   count: jax.Array
-  momenta: tuple[optax.Params, ...]
-  second_moment: optax.Params
-
-
-def num_features(num_momenta: int) -> int:
-  """g, p, each momentum, sqrt(v), and each momentum over sqrt(v)."""
-  return 3 + 2 * num_momenta
-
-
-def apply_mlp(layers: list[dict[str, jax.Array]], x: jax.Array) -> jax.Array:
-  """A ReLU MLP over the last axis of `x`; the last layer is linear."""
-  for layer in layers[:-1]:
-    x = jax.nn.relu(x @ layer["w"] + layer["b"])
-  return x @ layers[-1]["w"] + layers[-1]["b"]
+  stats: Any
+  loss: LossStats
 
 
 def mlp_lopt(
   theta: dict,
   *,
-  momentum_decays: tuple[float, ...] = (0.5, 0.9, 0.99),
-  second_moment_decay: float = 0.999,
+  features: tuple[str, ...] = DEFAULT_FEATURES,
   exp_mult: float = 1e-3,
   step_mult: float = 1e-3,
-  eps: float = 1e-8,
+  num_steps: jax.Array | int | None = None,
 ) -> optax.GradientTransformationExtraArgs:
   """The per-parameter MLP rule with meta-parameters `theta` as an optax optimizer.
 
   Args:
     theta: `{"layers": [{"w", "b"}, ...]}`, as made by `MLPLOpt.init`.
-    momentum_decays: decays of the momentum features.
-    second_moment_decay: decay of the second-moment accumulator.
+    features: the input features, by name (`learned_opt.features.names()`).
     exp_mult: scale of the magnitude output inside the exponential.
     step_mult: scale of the final step.
-    eps: added to the second moment before the reciprocal square root.
+    num_steps: the training horizon, needed only when a feature reads it.
 
   Returns:
     An `optax.GradientTransformationExtraArgs` whose updates are the steps to add to the
-    parameters (the learning rate is part of the rule). `update` needs `params`.
+    parameters (the learning rate is part of the rule). `update` needs `params`, and
+    `value` (the loss) when a feature reads it.
   """
-  decays = jnp.asarray(momentum_decays)
+  bank = FeatureBank(features)
   layers = theta["layers"]
 
   def init_fn(params):
-    zeros = lambda: jax.tree.map(jnp.zeros_like, params)
     return MLPLOptState(
       count=jnp.zeros([], jnp.int32),
-      momenta=tuple(zeros() for _ in momentum_decays),
-      second_moment=zeros(),
+      stats=jax.tree.map(bank.init_leaf, params),
+      loss=init_loss_stats(),
     )
 
-  def leaf_step(g, p, v, *momenta):
-    rms = jnp.sqrt(v)
-    inv_rms = jax.lax.rsqrt(v + eps)
-    feats = jnp.stack([g, p, *momenta, rms, *(m * inv_rms for m in momenta)], axis=-1)
-    out = apply_mlp(layers, normalize_per_tensor(feats))
-    step = out[..., 0] * jnp.exp(out[..., 1] * exp_mult) * step_mult
-    return (-step).astype(p.dtype)
-
-  def update_fn(updates, state, params=None, **extra_args):
+  def update_fn(updates, state, params=None, *, value=None, **extra_args):
     del extra_args
-    if params is None:
-      raise ValueError("mlp_lopt reads the parameters: call update(grads, state, params).")
-    momenta = tuple(
-      jax.tree.map(lambda m, g, d=decays[i]: ema(m, g, d), state.momenta[i], updates)
-      for i in range(len(momentum_decays))
-    )
-    v = jax.tree.map(
-      lambda v, g: ema(v, jnp.square(g), second_moment_decay), state.second_moment, updates
-    )
-    steps = jax.tree.map(leaf_step, updates, params, v, *momenta)
-    return steps, MLPLOptState(count=state.count + 1, momenta=momenta, second_moment=v)
+    glob, loss = bank.global_inputs(state.loss, state.count, value, num_steps, "mlp_lopt")
+
+    def leaf(g, p, stats):
+      values, stats = bank.leaf(g, p, stats, state.count, glob)
+      out = nets.per_param_mlp(layers, values, p.shape)
+      step = out[0] * jnp.exp(out[1] * exp_mult) * step_mult
+      return (-step).astype(p.dtype), stats
+
+    steps, stats = map_tensors(leaf, updates, params, state.stats, bank.init_leaf)
+    return steps, MLPLOptState(count=state.count + 1, stats=stats, loss=loss)
 
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
@@ -112,34 +119,25 @@ class MLPLOpt(LearnedOptimizer):
 
   architecture: ClassVar[str] = "mlp"
   hidden_sizes: tuple[int, ...] = (32, 32)
-  momentum_decays: tuple[float, ...] = (0.5, 0.9, 0.99)
-  second_moment_decay: float = 0.999
+  features: tuple[str, ...] = DEFAULT_FEATURES
   exp_mult: float = 1e-3
   step_mult: float = 1e-3
+  mup: bool = False
 
   def __post_init__(self):
     # JSON and ml_collections hand back lists; keep the dataclass hashable.
     object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
-    object.__setattr__(self, "momentum_decays", tuple(self.momentum_decays))
-    if not all(0.0 <= d < 1.0 for d in (*self.momentum_decays, self.second_moment_decay)):
-      raise ValueError("Decays must lie in [0, 1).")
+    object.__setattr__(self, "features", FeatureBank(self.features).names)
 
   def init(self, key):
-    sizes = (num_features(len(self.momentum_decays)), *self.hidden_sizes, 2)
-    keys = jax.random.split(key, len(sizes) - 1)
-    return {
-      "layers": [
-        {"w": jax.random.normal(k, (n_in, n_out)) / jnp.sqrt(n_in), "b": jnp.zeros((n_out,))}
-        for k, n_in, n_out in zip(keys, sizes[:-1], sizes[1:], strict=True)
-      ]
-    }
+    return {"layers": nets.init_mlp(key, (len(self.features), *self.hidden_sizes, 2))}
 
   def opt(self, theta, *, num_steps=None):
-    del num_steps  # this rule does not read the horizon
-    return mlp_lopt(
+    tx = mlp_lopt(
       theta,
-      momentum_decays=self.momentum_decays,
-      second_moment_decay=self.second_moment_decay,
+      features=self.features,
       exp_mult=self.exp_mult,
       step_mult=self.step_mult,
+      num_steps=num_steps,
     )
+    return mup.with_mup(tx, self.mup)

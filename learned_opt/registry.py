@@ -7,11 +7,14 @@ import difflib
 from typing import Any
 
 from learned_opt.base import LearnedOptimizer
+from learned_opt.celo import Celo
+from learned_opt.celo2 import Celo2
 from learned_opt.learned_sgd import LearnedSGD
 from learned_opt.mlp_lopt import MLPLOpt
+from learned_opt.velo import VeLO
 
 _ARCHITECTURES: dict[str, type[LearnedOptimizer]] = {
-  cls.architecture: cls for cls in (MLPLOpt, LearnedSGD)
+  cls.architecture: cls for cls in (MLPLOpt, VeLO, Celo, Celo2, LearnedSGD)
 }
 
 
@@ -36,6 +39,12 @@ def get(architecture: str, **config: Any) -> LearnedOptimizer:
       f"Architecture {architecture!r} has no option {sorted(unknown)}; it takes {sorted(fields)}."
     )
   return cls(**config)
+
+
+def features_of(lopt: LearnedOptimizer) -> list[str]:
+  """The feature names `lopt`'s config lists (`features`, then `tensor_features`)."""
+  config = config_of(lopt)
+  return [*config.get("features", ()), *config.get("tensor_features", ())]
 
 
 def config_of(lopt: LearnedOptimizer) -> dict[str, Any]:

@@ -17,7 +17,7 @@ B2 = 0.999
 
 
 def _numpy_mlp_rule(theta, grads_seq, param0, exp_mult, step_mult):
-  """The rule of `learned_opt/mlp_lopt.py`'s docstring, written in numpy for one tensor."""
+  """The rule of `learned_opt/mlp_lopt.py`'s docstring (default features), in numpy."""
   layers = [{k: np.asarray(v, np.float64) for k, v in lay.items()} for lay in theta["layers"]]
   p = np.asarray(param0, np.float64)
   ms = [np.zeros_like(p) for _ in DECAYS]
@@ -105,7 +105,7 @@ def test_load_errors_are_clear(tmp_path):
   rewrite(config={**original["config"], "hidden_sizes": [8]})
   with pytest.raises(learned_opt.CheckpointError, match=r"does not fit architecture 'mlp'"):
     learned_opt.load(path)
-  rewrite(architecture="velo")
+  rewrite(architecture="velo_v0")
   with pytest.raises(learned_opt.CheckpointError, match="Unknown learned-optimizer architecture"):
     learned_opt.load(path)
   rewrite(format_version=99)
@@ -135,7 +135,7 @@ def test_loaded_optimizer_trains_a_flax_nnx_model(tmp_path):
   # A hand-set theta that makes the rule a momentum-normalized descent: the direction
   # output reads the m_0.9 / sqrt(v) feature, so the test does not depend on meta-training.
   theta = jax.tree.map(jnp.zeros_like, lopt.init(jax.random.PRNGKey(0)))
-  feature = 3 + 2 * len(lopt.momentum_decays) - 2  # m_0.9 / sqrt(v)
+  feature = lopt.features.index("norm_momentum_0.9")  # m_0.9 / sqrt(v)
   theta["layers"][0]["w"] = theta["layers"][0]["w"].at[feature, 0].set(1.0)
   theta["layers"][0]["w"] = theta["layers"][0]["w"].at[feature, 1].set(-1.0)
   theta["layers"][1]["w"] = theta["layers"][1]["w"].at[0, 0].set(1.0).at[1, 0].set(-1.0)
