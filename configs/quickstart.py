@@ -8,6 +8,8 @@ overridden on the command line, e.g. `--config.num_steps=200 --config.estimator.
 
 import ml_collections
 
+from learned_opt.mlp_lopt import DEFAULT_FEATURES
+
 
 def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
@@ -19,18 +21,10 @@ def get_config() -> ml_collections.ConfigDict:
     {
       "architecture": "mlp",
       "hidden_sizes": (32, 32),
-      # Inputs of the rule, by name: `learned_opt.features.names()`, or `dir:<optimizer>`.
-      "features": (
-        "grad",
-        "param",
-        "momentum_0.5",
-        "momentum_0.9",
-        "momentum_0.99",
-        "rms_0.999",
-        "norm_momentum_0.5",
-        "norm_momentum_0.9",
-        "norm_momentum_0.99",
-      ),
+      # Inputs of the rule, by name: `learned_opt.features.names()`, or `dir:<optimizer>`
+      # (e.g. add "dir:lion"); the default: gradient, parameter, three momenta, RMS and
+      # the three momenta over the RMS.
+      "features": DEFAULT_FEATURES,
       "exp_mult": 1e-3,
       "step_mult": 1e-3,
     }
