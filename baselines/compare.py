@@ -3,9 +3,12 @@
     python -m baselines.compare --config=configs/suite_small.py \
         [--config.outdir=runs/suite_small --config.learned='("runs/demo",)' ...]
 
-For every (task, optimizer) cell it runs the optimizer's tuning grid and its paper defaults
-with several seeds as one vmapped, jitted program (`baselines.suite`, `baselines.sweep`), and
-writes into `config.outdir`: `cells/<task>/<optimizer>.jsonl` per finished cell,
+For every (task, optimizer) cell it runs the optimizer's tuning grid with the tuning seeds
+as one vmapped, jitted program, selects the setting of lowest median validation loss, and
+reruns it, next to the paper defaults, with fresh seeds (`rerun_seed_offset` on) on the same
+compiled program (`baselines.suite`, `baselines.sweep`); learned optimizers run untuned with
+the fresh seeds. Every reported number comes from the fresh seeds. It writes into
+`config.outdir`: `cells/<task>/<optimizer>.jsonl` per finished cell,
 `results.jsonl` (every run's curves and settings), `report.md`, `summary.json`,
 `curves_<task>.png` and `profile.png` (`baselines.report`). Rerunning with the same outdir
 skips finished cells. Bad input (an unknown task or optimizer, a path that is not a learned

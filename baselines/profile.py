@@ -3,7 +3,9 @@
 Definitions (the ones `report.md` states):
 
 - **Target** of a task: the tuned reference optimizer's (AdamW's) final validation loss,
-  the median over seeds of the validation loss after the last step.
+  the median over seeds of the validation loss after the last step. Everything here is
+  computed on the reported runs (`baselines.report`): the tuned columns' reruns on fresh
+  seeds, the defaults and the learned optimizers on the same seeds.
 - **Steps to target** of an optimizer on a task: the first evaluation step `s` (of
   `tasks.training.eval_steps`) at which its *median validation curve* (the median over
   seeds of the validation loss, per evaluation step) is <= the target; infinite if it never

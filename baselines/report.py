@@ -3,16 +3,24 @@
 For every task and column (a tuned optimizer, its paper defaults `<name>@defaults`, or a
 learned optimizer `learned:<checkpoint>`):
 
-- **Selection** (tuned columns): the grid setting with the lowest *median over seeds of the
-  final validation loss* (non-finite counts as +inf; ties go to the first setting). The test
-  split is never used for selection. The reported runs are the selected setting's seeds.
-- **Edge flag**: the selected value of a log-scale hyperparameter is the smallest or the
-  largest of its grid, so the grid may not contain the optimum.
-- **Table entries**: median [25th percentile, 75th percentile] over seeds of the final
-  train loss (on `eval_batches` train batches after the last step), validation loss,
-  test loss and, for classifiers, validation and test accuracy.
+- **Selection** (tuned columns): among the tuning runs (role `"tune"`: every grid setting
+  on the tuning seeds), the setting with the lowest *median over seeds of the final
+  validation loss* (non-finite counts as +inf; ties go to the first setting): `select`, the
+  one implementation that `baselines.suite` also uses to choose the setting it reruns. The
+  test split is never used for selection.
+- **Reported runs**: a tuned column reports its rerun (role `"rerun"`): the selected
+  setting on fresh seeds, disjoint from the tuning seeds, so that the numbers are not the
+  ones the selection was made on (which would bias them optimistically). Defaults and
+  learned columns, untuned, run on the same fresh seeds: every reported column is compared
+  on the same seeds. A rerun of another setting than the one `select` gives raises `ValueError`.
+- **Edge flag** (from the tuning runs): the selected value of a log-scale hyperparameter is
+  the smallest or the largest of its grid, so the grid may not contain the optimum.
+- **Table entries**: median [25th percentile, 75th percentile] over the reported seeds of
+  the final train loss (on `eval_batches` train batches after the last step), validation
+  loss, test loss and, for classifiers, validation and test accuracy.
 - **Steps to target**, the **performance profile** and its **integrated score**, and the
-  **IQM speedup** over the tuned reference: as defined in `baselines.profile`.
+  **IQM speedup** over the tuned reference: as defined in `baselines.profile`, on the
+  reported runs.
 
 `write(outdir, ...)` writes `report.md`, `summary.json`, `curves_<task>.png` and
 `profile.png` (see `baselines.plots`) and returns the summary table in markdown.
@@ -42,7 +50,12 @@ METRICS = (
 
 @dataclasses.dataclass
 class Column:
-  """The runs a report shows for one (task, column): one setting, every seed."""
+  """The runs a report shows for one (task, column): one setting, every reported seed.
+
+  `role`: the reported runs' role ("rerun", "defaults" or "learned"); `num_settings`: the
+  size of the tuning grid (1 when untuned); `selection_score`: the selected setting's score
+  on the tuning seeds (None when untuned).
+  """
 
   task: str
   name: str
@@ -51,6 +64,7 @@ class Column:
   runs: list[dict[str, Any]]
   edges: list[str]
   num_settings: int
+  selection_score: float | None = None
 
   def finals(self, metric: str) -> np.ndarray | None:
     """Per seed, the final value of `metric` (None when the task has no such metric)."""
@@ -74,6 +88,12 @@ def selection_score(runs: list[dict[str, Any]]) -> float:
   return v if math.isfinite(v) else math.inf
 
 
+def select(settings: dict[int, list[dict[str, Any]]]) -> int:
+  """The setting (a key of `settings`: index -> its runs) of lowest `selection_score`;
+  ties go to the lowest index."""
+  return min(settings, key=lambda i: (selection_score(settings[i]), i))
+
+
 def edge_flags(best: dict[str, Any], grid: list[dict[str, Any]], log_dims: list[str]) -> list[str]:
   """`"<hparam> low"` / `"<hparam> high"` for each log-scale value on the end of its grid."""
   flags = []
@@ -85,25 +105,47 @@ def edge_flags(best: dict[str, Any], grid: list[dict[str, Any]], log_dims: list[
 
 
 def columns(records: list[dict[str, Any]]) -> dict[str, dict[str, Column]]:
-  """Per task (in record order), per column name: the column's selected runs."""
-  groups: dict[tuple[str, str], dict[int, list[dict]]] = {}
+  """Per task (in record order), per column name: the column's reported runs.
+
+  Raises `ValueError` when a tuned column has no rerun, or a rerun of another setting than
+  `select` picks from its tuning runs.
+  """
+  groups: dict[tuple[str, str], dict[str, dict[int, list[dict]]]] = {}
   for r in records:
     if "error" not in r:
-      groups.setdefault((r["task"], r["column"]), {}).setdefault(r["setting"], []).append(r)
+      by_role = groups.setdefault((r["task"], r["column"]), {})
+      by_role.setdefault(r["role"], {}).setdefault(r["setting"], []).append(r)
   out: dict[str, dict[str, Column]] = {}
-  for (task, name), settings in groups.items():
-    first = next(iter(settings.values()))[0]
-    grid = [runs[0]["hparams"] for runs in settings.values()]
-    best = min(settings, key=lambda i: (selection_score(settings[i]), i))
-    edges = edge_flags(settings[best][0]["hparams"], grid, first["log_dims"])
+  for (task, name), by_role in groups.items():
+    tuning = by_role.pop("tune", None)
+    if len(by_role) != 1 or len(next(iter(by_role.values()))) != 1:
+      raise ValueError(
+        f"{task} / {name}: expected the runs of one reported setting (a rerun, the defaults "
+        f"or a learned optimizer), got roles {sorted(by_role)}: results of an older suite "
+        "without reruns on fresh seeds? Run the suite into a new outdir."
+      )
+    ((role, reported),) = by_role.items()
+    ((setting, runs),) = reported.items()
+    edges, score = [], None
+    if tuning is not None:
+      best = select(tuning)
+      if role != "rerun" or setting != best:
+        raise ValueError(
+          f"{task} / {name}: the reported runs are {role} runs of setting {setting}, not a "
+          f"rerun of setting {best}, the one selected from the tuning runs."
+        )
+      grid = [rs[0]["hparams"] for rs in tuning.values()]
+      edges = edge_flags(runs[0]["hparams"], grid, runs[0]["log_dims"])
+      score = selection_score(tuning[best])
     out.setdefault(task, {})[name] = Column(
       task=task,
       name=name,
-      role=first["role"],
-      hparams=settings[best][0]["hparams"],
-      runs=sorted(settings[best], key=lambda r: r["seed"]),
-      edges=edges if first["role"] == "tune" else [],
-      num_settings=len(settings),
+      role=role,
+      hparams=runs[0]["hparams"],
+      runs=sorted(runs, key=lambda r: r["seed"]),
+      edges=edges,
+      num_settings=len(tuning) if tuning is not None else 1,
+      selection_score=score,
     )
   return out
 
@@ -224,24 +266,31 @@ def write(outdir: str, *, name: str, reference: str, r_max: float, protocol: dic
   s = scores(cols, reference, r_max)
   summary = summary_table(s, cols, r_max)
   profile_png = os.path.join(outdir, "profile.png")
+  n, offset = protocol["num_seeds"], protocol["rerun_seed_offset"]
   plots.profile(s.ratios, s.names, s.roles, s.score, r_max, profile_png)
   lines = [
     f"# Optimizer comparison: {name}",
     "",
     f"Protocol: {json.dumps(protocol)}. Every run: `{protocol['num_steps']}` steps from the "
-    f"task's initialization; seeds 0..{protocol['num_seeds'] - 1} (the same initializations "
-    "and batches for every optimizer).",
+    "task's initialization; a seed fixes the initialization and the batches, the same for "
+    f"every optimizer. Tuning seeds: 0..{n - 1}; reported seeds: {offset}..{offset + n - 1}.",
     "",
     "- Tuned columns (`<optimizer>`): every point of the optimizer's tuning grid runs with "
-    "every seed; the selected setting has the lowest median over seeds of the final "
-    "validation loss (non-finite = +inf). The test split is never used for selection. "
-    "**EDGE** marks a selected log-scale value at the end of its grid.",
+    "every tuning seed; the selected setting has the lowest median over the tuning seeds of "
+    "the final validation loss (non-finite = +inf). The selected setting is then rerun with "
+    "the reported seeds, fresh and disjoint from the tuning seeds, and the tables, steps to "
+    "target, profile and curves show that rerun, not the runs the selection was made on. "
+    "The test split is never used for selection. **EDGE** marks a selected log-scale value "
+    "at the end of its grid.",
     "- `<optimizer>@defaults`: the paper's default hyperparameters, untuned. "
-    "`learned:<checkpoint>`: a learned optimizer, untuned.",
-    "- Entries: median [25th, 75th percentile] over seeds of the final value; the train loss "
+    "`learned:<checkpoint>`: a learned optimizer, untuned. Both run with the reported seeds "
+    "only: every column is compared on the same seeds.",
+    "- Entries: median [25th, 75th percentile] over the reported seeds of the final value; "
+    "the train loss "
     "is evaluated on sampled train batches after the last step.",
     f"- **Steps to target**: the target of a task is the tuned `{reference}`'s final "
-    "validation loss (median over seeds). An optimizer's steps to target is the first "
+    "validation loss (median over the reported seeds of its rerun). An optimizer's steps to "
+    "target is the first "
     "evaluation step at which the median over seeds of its validation loss is <= the target "
     f"(validation is evaluated every {protocol['num_steps'] // protocol['num_evals']} steps); "
     "`never` if it is not reached.",
@@ -279,7 +328,9 @@ def write(outdir: str, *, name: str, reference: str, r_max: float, protocol: dic
       "columns": {
         n: {
           "hparams": c.hparams,
+          "seeds": [r["seed"] for r in c.runs],
           "edges": c.edges,
+          "tuning_valid_loss": c.selection_score,
           "steps_to_target": s.times[s.names.index(n), s.tasks.index(task)],
           **{k: median_iqr(c.finals(k)) for k, _ in METRICS if c.finals(k) is not None},
         }

@@ -2,17 +2,26 @@
 
 A suite config (`configs/suite_*.py`) names tasks, registered optimizers and learned-optimizer
 checkpoints. `Suite.from_config` checks every name and path before anything is written and
-raises `ValueError` with one message otherwise. For each (task, optimizer) cell:
+raises `ValueError` with one message otherwise. Seeds: the *tuning seeds* are
+`0..num_seeds-1`; the *reported seeds* are `rerun_seed_offset..rerun_seed_offset+num_seeds-1`
+(disjoint from the tuning seeds). For each (task, optimizer) cell:
 
 - a registered optimizer runs every point of its tuning grid (the product, over the
   hyperparameters of `config.tune.params` that are in its search space, of
-  `LogRange.grid(config.tune.grid_points)` or the `Choice` values) and its paper-default
-  setting (the "defaults" column), each with every seed, as one `baselines.sweep` (one
-  compiled program when the factory accepts traced values);
-- a learned optimizer (`learned_opt.load(path)`) runs untuned, with every seed.
+  `LogRange.grid(config.tune.grid_points)` or the `Choice` values) with every tuning seed
+  (role "tune"); the setting `baselines.report.select` picks from those runs (the lowest
+  median final validation loss, the one selection the report also makes) is rerun with the
+  reported seeds (role "rerun"), next to its paper-default setting (role "defaults", the
+  `<name>@defaults` column, also on the reported seeds). The rerun reuses the tuning grid's
+  compiled program (`baselines.sweep.Programs`): one compilation per cell, as before.
+- a learned optimizer (`learned_opt.load(path)`) runs untuned, with the reported seeds
+  (role "learned").
+
+So every number the report shows comes from the same reported seeds, none of them the
+seeds a setting was selected on; the tuning seeds serve only the selection and edge flags.
 
 Factories with a training-horizon argument (`num_steps`: schedules) get the suite's
-`num_steps`. Selection by validation loss happens in `baselines.report`, from the records.
+`num_steps`.
 
 A finished cell is one file `cells/<task>/<optimizer>.jsonl` (written whole, then renamed),
 one JSON record per run; rerunning skips cells whose file exists. A cell that raises is
@@ -38,8 +47,9 @@ import optax
 import baselines
 import learned_opt
 import tasks
+from baselines import report
 from baselines._registry import LogRange
-from baselines.sweep import Protocol, sweep
+from baselines.sweep import Programs, Protocol, sweep
 from tasks import datasets, zoo
 from tasks.training import eval_steps
 
@@ -47,7 +57,7 @@ LEARNED_PREFIX = "learned:"
 DEFAULTS_SUFFIX = "@defaults"
 MIN_SEEDS = 3
 # Config values that change what a run computes: an output directory keeps one protocol.
-PROTOCOL_KEYS = ("num_steps", "num_evals", "eval_batches", "num_seeds", "tune")
+PROTOCOL_KEYS = ("num_steps", "num_evals", "eval_batches", "num_seeds", "rerun_seed_offset", "tune")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +66,7 @@ class Optimizer:
 
   label: str
   settings: tuple[dict[str, Any], ...]
-  roles: tuple[str, ...]  # per setting: "tune", "defaults" or "learned"
+  roles: tuple[str, ...]  # per setting: "tune" (the grid), "defaults" or "learned"
   make_opt: Callable[[dict[str, Any]], optax.GradientTransformation]
   extra_args: tuple[str, ...]
   log_dims: tuple[str, ...] = ()
@@ -71,7 +81,8 @@ class Suite:
   task_names: tuple[str, ...]
   optimizers: tuple[Optimizer, ...]
   protocol: Protocol
-  seeds: tuple[int, ...]
+  tuning_seeds: tuple[int, ...]  # the grid's runs: selection and edge flags only
+  seeds: tuple[int, ...]  # the reported runs: reruns, defaults, learned optimizers
   config: ml_collections.ConfigDict
 
   @classmethod
@@ -79,6 +90,11 @@ class Suite:
     """Checks the config, task names, optimizer names and checkpoints; writes nothing."""
     if config.num_seeds < MIN_SEEDS:
       raise ValueError(f"num_seeds={config.num_seeds}: medians and IQRs need at least 3 seeds.")
+    if config.rerun_seed_offset < config.num_seeds:
+      raise ValueError(
+        f"rerun_seed_offset={config.rerun_seed_offset}: the reported seeds must be disjoint "
+        f"from the tuning seeds 0..{config.num_seeds - 1}."
+      )
     if config.reference not in config.optimizers:
       raise ValueError(
         f"The reference optimizer {config.reference!r} (targets, speedups) must be one of "
@@ -111,7 +127,8 @@ class Suite:
       task_names=tuple(config.tasks),
       optimizers=tuple(optimizers),
       protocol=protocol,
-      seeds=tuple(range(config.num_seeds)),
+      tuning_seeds=tuple(range(config.num_seeds)),
+      seeds=tuple(range(config.rerun_seed_offset, config.rerun_seed_offset + config.num_seeds)),
       config=config,
     )
     suite.check_outdir()
@@ -153,35 +170,67 @@ class Suite:
     return [(t, o) for t in self.task_names for o in self.optimizers]
 
   def run_cell(self, task_name: str, opt: Optimizer) -> list[dict[str, Any]]:
-    """Runs one cell (every setting x seed) and returns its records."""
+    """Runs one cell and returns its records: the tuning grid on the tuning seeds, then the
+    selected setting's rerun and the untuned settings on the reported seeds."""
     base = {"task": task_name, "optimizer": opt.label}
     try:
+      task = tasks.get(task_name)
       protocol = dataclasses.replace(self.protocol, extra_args=opt.extra_args)
-      result = sweep(tasks.get(task_name), opt.make_opt, opt.settings, self.seeds, protocol)
+      programs = Programs()
+
+      def run(indices: list[int], roles: list[str], seeds: tuple[int, ...]) -> list[dict]:
+        settings = [opt.settings[i] for i in indices]
+        result = sweep(task, opt.make_opt, settings, seeds, protocol, programs=programs)
+        return [
+          rec
+          for i, role, runs, vmapped in zip(
+            indices, roles, result.runs, result.vmapped, strict=True
+          )
+          for rec in self._records(base, opt, i, role, runs, vmapped, seeds)
+        ]
+
+      tune = [i for i, role in enumerate(opt.roles) if role == "tune"]
+      records = run(tune, ["tune"] * len(tune), self.tuning_seeds) if tune else []
+      reported = [(i, role) for i, role in enumerate(opt.roles) if role != "tune"]
+      if tune:
+        by_setting: dict[int, list[dict]] = {}
+        for r in records:
+          by_setting.setdefault(r["setting"], []).append(r)
+        reported.insert(0, (report.select(by_setting), "rerun"))
+      records += run([i for i, _ in reported], [role for _, role in reported], self.seeds)
     except Exception as e:  # reported in report.md; the suite goes on
       return [{**base, "error": f"{type(e).__name__}: {e}"}]
-    steps = eval_steps(self.protocol.num_steps, self.protocol.num_evals).tolist()
-    records = []
-    for i, (setting, role, runs) in enumerate(
-      zip(opt.settings, opt.roles, result.runs, strict=True)
-    ):
-      for j, seed in enumerate(self.seeds):
-        column = opt.label + (DEFAULTS_SUFFIX if role == "defaults" else "")
-        records.append(
-          {
-            **base,
-            "column": column,
-            "role": role,
-            "setting": i,
-            "hparams": _jsonable(setting),
-            "log_dims": list(opt.log_dims),
-            "seed": seed,
-            "vmapped": result.vmapped[i],
-            "eval_steps": steps,
-            **{k: _round(v[j]) for k, v in runs.items()},
-          }
-        )
     return records
+
+  def _records(
+    self,
+    base: dict[str, Any],
+    opt: Optimizer,
+    index: int,
+    role: str,
+    runs: dict[str, np.ndarray],
+    vmapped: bool,
+    seeds: tuple[int, ...],
+  ) -> list[dict[str, Any]]:
+    """One record per seed of setting `index`'s runs (values rounded as results.jsonl keeps
+    them: selection reads these records, as the report does)."""
+    steps = eval_steps(self.protocol.num_steps, self.protocol.num_evals).tolist()
+    column = opt.label + (DEFAULTS_SUFFIX if role == "defaults" else "")
+    return [
+      {
+        **base,
+        "column": column,
+        "role": role,
+        "setting": index,
+        "hparams": _jsonable(opt.settings[index]),
+        "log_dims": list(opt.log_dims),
+        "seed": seed,
+        "vmapped": vmapped,
+        "eval_steps": steps,
+        **{k: _round(v[j]) for k, v in runs.items()},
+      }
+      for j, seed in enumerate(seeds)
+    ]
 
   def write_cell(self, task_name: str, label: str, records: list[dict[str, Any]]) -> None:
     path = self.cell_path(task_name, label)

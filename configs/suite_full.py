@@ -4,8 +4,9 @@
         --config.learned='("runs/my_lopt",)' [--config.outdir=runs/suite_full]
 
 Hours on CPU (about 190 optimizers x 14 tasks, each a compiled program of 8 learning
-rates + the defaults x 3 seeds; some factories need concrete learning rates and compile
-once per rate). Meant for an accelerator or a long background run: it resumes cell by cell.
+rates x 3 tuning seeds, run again for the selected rate and the defaults on 3 fresh seeds;
+some factories need concrete learning rates and compile once per rate). Meant for an
+accelerator or a long background run: it resumes cell by cell.
 The held-out tasks read Fashion-MNIST, the Bible and the Jargon File: `make data` first.
 """
 

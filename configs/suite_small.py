@@ -3,17 +3,20 @@
     python -m baselines.compare --config=configs/suite_small.py \
         [--config.learned='("runs/demo",)'] [--config.outdir=runs/suite_small]
 
-About 20 minutes on 2 CPU cores (measured: 128 baseline cells + 8 learned at 3-15 s per
-cell on cores shared with other jobs), nearly all of it compilation: one program per cell,
-8 learning rates + the paper default, x 3 seeds, vmapped. Rerunning resumes. Tasks: the
+About 10-20 minutes on 2 CPU cores (measured: 128 baseline cells + 8 learned at 3-15 s per
+cell), nearly all of it compilation: one program per cell, 8 learning rates x 3 tuning
+seeds, vmapped, run again (no second compilation) for the selected rate and the paper
+default on 3 fresh seeds. Rerunning resumes. Tasks: the
 meta-training quadratics and Rosenbrock, digits classifiers (two of them held out from
 meta-training: the 2-hidden-layer MLP and the autoencoder). Schedules get the 500-step
 horizon; adamw_warmup_cosine is left out because its factory needs a concrete learning rate
 (one program per grid point: ~10x the cost of a cell).
 
-XLA:CPU's multi-threaded Eigen pool can wedge (every thread asleep, no progress) on a
-vmapped program; here it happened in two SOAP cells. Stop the run and rerun it with
-`XLA_FLAGS=--xla_cpu_multi_thread_eigen=false`: finished cells are kept.
+XLA:CPU can wedge (every thread asleep, no progress) on a vmapped program; here it happened
+in SOAP cells. Stop the run and rerun it with `XLA_FLAGS=--xla_cpu_multi_thread_eigen=false`:
+finished cells are kept. Where that still wedges (SOAP on digits_mlp_32_tanh, every time),
+also pin the run to one core, `taskset -c 0 env XLA_FLAGS=... python -m baselines.compare`:
+the cell then takes seconds.
 """
 
 from configs import suite_smoke

@@ -15,7 +15,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.name = "suite_smoke"
   config.outdir = "runs/suite_smoke"
   config.tasks = ("quadratic_10d", "digits_logreg")
-  # Registered optimizers (`baselines.names()`); each is tuned and also run at its defaults.
+  # Registered optimizers (`baselines.names()`); each is tuned, its selected setting rerun,
+  # and also run at its defaults.
   config.optimizers = ("adamw", "lion")
   # Learned-optimizer checkpoints (a checkpoint directory or a meta-training workdir).
   config.learned = ()
@@ -28,7 +29,11 @@ def get_config() -> ml_collections.ConfigDict:
   config.num_steps = 100
   config.num_evals = 5
   config.eval_batches = 4
+  # Tuning seeds 0..num_seeds-1 (selection only); every reported number comes from the
+  # seeds rerun_seed_offset..rerun_seed_offset+num_seeds-1: the selected setting rerun, the
+  # defaults and the learned optimizers (baselines.suite).
   config.num_seeds = 3
+  config.rerun_seed_offset = 1000
   config.tune = ml_collections.ConfigDict(
     # Hyperparameters tuned where in an optimizer's search space ("*": all of it);
     # grid_points per log-scale range (Choice values are all taken).

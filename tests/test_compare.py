@@ -1,7 +1,9 @@
-"""The comparison suite: the report agrees with its runs, vmapped sweeps, resume, bad input.
+"""The comparison suite: the report agrees with its runs, reruns on fresh seeds, vmapped
+sweeps, resume, bad input.
 
 One run of `configs/suite_smoke.py` (2 tasks x AdamW, Lion and a random learned optimizer,
-3-point learning-rate grids, 3 seeds, 100 steps) is shared by the tests that read a report.
+3-point learning-rate grids, 3 tuning seeds, the selected setting and the defaults rerun
+on 3 fresh seeds, 100 steps) is shared by the tests that read a report.
 """
 
 import json
@@ -9,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+from collections import Counter
 
 import jax
 import numpy as np
@@ -19,7 +22,7 @@ import learned_opt
 import tasks
 from baselines import compare, report
 from baselines import profile as prof
-from baselines.sweep import Protocol, sweep
+from baselines.sweep import Programs, Protocol, sweep
 from configs import suite_smoke
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
@@ -64,30 +67,50 @@ def _report_rows(outdir):
 
 
 def test_report_agrees_with_recorded_runs(smoke):
+  """Selection on the tuning seeds, a rerun of the selected setting on fresh seeds, and a
+  report of the reruns (every reported column on the same fresh seeds)."""
   records = report.load(os.path.join(smoke.outdir, "results.jsonl"))
   rows = _report_rows(smoke.outdir)
   assert not [r for r in records if "error" in r]
   steps = np.asarray(records[0]["eval_steps"])
+  tuning_seeds = set(range(smoke.num_seeds))
+  fresh = set(range(smoke.rerun_seed_offset, smoke.rerun_seed_offset + smoke.num_seeds))
+  assert not tuning_seeds & fresh
+  learned_name = "learned:" + os.path.basename(smoke.learned[0])
   for task in smoke.tasks:
     runs = [r for r in records if r["task"] == task]
-    # 3 grid points + the defaults, x 3 seeds, for each baseline; 3 seeds of the learned one.
+    # 3 grid points x 3 tuning seeds; the selected point and the defaults x 3 fresh seeds.
     for name in smoke.optimizers:
-      assert len([r for r in runs if r["optimizer"] == name]) == 4 * 3
-    assert len([r for r in runs if r["column"].startswith("learned:")]) == 3
+      roles = Counter(r["role"] for r in runs if r["optimizer"] == name)
+      assert roles == {"tune": 3 * 3, "rerun": 3, "defaults": 3}, (task, name)
+    assert Counter(r["role"] for r in runs if r["column"] == learned_name) == {"learned": 3}
+    assert {r["seed"] for r in runs if r["role"] == "tune"} == tuning_seeds
+    for role in ("rerun", "defaults", "learned"):
+      assert {r["seed"] for r in runs if r["role"] == role} == fresh, (task, role)
     target = None
-    for column in [*smoke.optimizers, *(f"{n}@defaults" for n in smoke.optimizers)]:
+    columns = [*smoke.optimizers, *(f"{n}@defaults" for n in smoke.optimizers), learned_name]
+    for column in columns:
       col_runs = [r for r in runs if r["column"] == column]
       by_setting = {}
       for r in col_runs:
-        by_setting.setdefault(r["setting"], []).append(r)
-      # The best setting is the argmin of the median recorded final validation loss.
-      medians = {i: np.median([r["valid_loss"][-1] for r in rs]) for i, rs in by_setting.items()}
-      best = min(medians, key=medians.get)
-      chosen = sorted(by_setting[best], key=lambda r: r["seed"])
+        if r["role"] == "tune":
+          by_setting.setdefault(r["setting"], []).append(r)
+      chosen = sorted([r for r in col_runs if r["role"] != "tune"], key=lambda r: r["seed"])
+      assert len({r["setting"] for r in chosen}) == 1
       row = rows[task][column]
-      lr = chosen[0]["hparams"]["learning_rate"]
-      assert row["setting"].startswith(f"learning_rate={lr:.3g}")
-      # Medians and IQRs recomputed from the records match the table.
+      if by_setting:
+        # The rerun setting is the argmin of the median recorded final validation loss of
+        # the tuning runs (ties: the first setting).
+        medians = {i: np.median([r["valid_loss"][-1] for r in rs]) for i, rs in by_setting.items()}
+        best = min(sorted(medians), key=lambda i: medians[i] if np.isfinite(medians[i]) else np.inf)
+        assert chosen[0]["role"] == "rerun" and chosen[0]["setting"] == best, (task, column)
+        assert chosen[0]["hparams"] == by_setting[best][0]["hparams"]
+      if "learning_rate" in chosen[0]["hparams"]:
+        lr = chosen[0]["hparams"]["learning_rate"]
+        assert row["setting"].startswith(f"learning_rate={lr:.3g}")
+      else:
+        assert row["setting"] == "-"
+      # Medians and IQRs recomputed from the reported (fresh-seed) records match the table.
       finals = {
         "train loss": [r["final_train_loss"] for r in chosen],
         "valid loss": [r["valid_loss"][-1] for r in chosen],
@@ -98,9 +121,9 @@ def test_report_agrees_with_recorded_runs(smoke):
       for header, values in finals.items():
         q25, med, q75 = np.percentile(values, [25, 50, 75])
         assert row[header] == f"{med:.4g} [{q25:.4g}, {q75:.4g}]", (task, column, header)
-      # Edge flags: the chosen learning rate is the smallest or largest of the grid.
+      # Edge flags (tuned columns): the selected learning rate is an end of the tuning grid.
       grid = sorted({rs[0]["hparams"]["learning_rate"] for rs in by_setting.values()})
-      on_edge = len(grid) > 1 and lr in (grid[0], grid[-1])
+      on_edge = len(grid) > 1 and chosen[0]["hparams"]["learning_rate"] in (grid[0], grid[-1])
       assert ("EDGE" in row["setting"]) == on_edge, (task, column, row["setting"])
       # Steps to target: first evaluation step where the median validation curve <= target.
       curve = np.median([r["valid_loss"] for r in chosen], axis=0)
@@ -109,6 +132,14 @@ def test_report_agrees_with_recorded_runs(smoke):
       reached = np.nonzero(curve <= target)[0]
       expected = f"{steps[reached[0]]}" if len(reached) else "never"
       assert row["steps to target"] == expected, (task, column)
+  # The report refuses a rerun of another setting than the one selected.
+  rerun = next(r for r in records if r["role"] == "rerun")
+  bad = [
+    {**r, "setting": r["setting"] + 1} if r["role"] == "rerun" and r["task"] == rerun["task"] else r
+    for r in records
+  ]
+  with pytest.raises(ValueError, match="not a rerun of setting"):
+    report.columns(bad)
   for name in (
     "report.md",
     "profile.png",
@@ -132,7 +163,8 @@ def test_rerun_skips_finished_cells(smoke):
 
 
 def test_vmapped_sweep_equals_one_by_one(smoke):
-  """The smoke run's vmapped AdamW grid against the same runs one program per setting.
+  """The smoke run's vmapped AdamW grid, and its rerun (the grid's program, padded), against
+  the same runs one program per setting.
 
   Tolerance: rtol 1e-4 (results.jsonl keeps 6 significant digits; batching may reorder
   float32 reductions).
@@ -144,18 +176,45 @@ def test_vmapped_sweep_equals_one_by_one(smoke):
     if r["task"] == task and r["column"] == "adamw"
   ]
   assert all(r["vmapped"] for r in records)
-  # The largest learning rate of the grid (the most sensitive to rounding).
-  settings = [{"learning_rate": max(r["hparams"]["learning_rate"] for r in records)}]
+  tuning = [r for r in records if r["role"] == "tune"]
+  rerun = [r for r in records if r["role"] == "rerun"]
+  # The largest learning rate of the grid (the most sensitive to rounding), then the rerun.
+  checks = [
+    ({"learning_rate": max(r["hparams"]["learning_rate"] for r in tuning)}, tuning),
+    (rerun[0]["hparams"], rerun),
+  ]
   # A factory that needs a concrete learning rate: `sweep` falls back to one program each.
   concrete = lambda s: baselines.get("adamw", learning_rate=float(s["learning_rate"]))
   protocol = Protocol(smoke.num_steps, smoke.num_evals, smoke.eval_batches)
-  out = sweep(tasks.get(task), concrete, settings, range(smoke.num_seeds), protocol)
-  assert out.vmapped == [False] and out.num_programs == 1
-  for setting, runs in zip(settings, out.runs, strict=True):
-    for seed in range(smoke.num_seeds):
-      (rec,) = [r for r in records if r["hparams"] == setting and r["seed"] == seed]
+  programs, task = Programs(), tasks.get(task)
+  for setting, recs in checks:
+    seeds = sorted({r["seed"] for r in recs})
+    out = sweep(task, concrete, [setting], seeds, protocol, programs=programs)
+    assert out.vmapped == [False]
+    for j, seed in enumerate(seeds):
+      (rec,) = [r for r in recs if r["hparams"] == setting and r["seed"] == seed]
       for key in ("train_loss", "valid_loss", "final_test_loss"):
-        np.testing.assert_allclose(runs[key][seed], rec[key], rtol=1e-4, atol=1e-7)
+        np.testing.assert_allclose(out.runs[0][key][j], rec[key], rtol=1e-4, atol=1e-7)
+  assert len(programs.single) == len({repr(s) for s, _ in checks})  # a kept program is reused
+
+
+def test_sweep_reuses_a_kept_program():
+  """A smaller group of settings runs the kept program of a larger one, padded: no new
+  program, the same runs."""
+  task = tasks.get("quadratic_10d")
+  make = lambda s: baselines.get("adamw", **s)
+  protocol = Protocol(20, 2, 1, extra_args=())
+  programs = Programs()
+  settings = [{"learning_rate": lr} for lr in (1e-3, 1e-2, 1e-1)]
+  first = sweep(task, make, settings, range(3), protocol, programs=programs)
+  again = sweep(task, make, [settings[2], settings[0]], range(3), protocol, programs=programs)
+  assert (first.num_programs, again.num_programs) == (1, 0)
+  assert again.vmapped == [True, True]
+  for runs, i in zip(again.runs, (2, 0), strict=True):
+    for key, value in runs.items():
+      np.testing.assert_allclose(value, first.runs[i][key], rtol=1e-6, err_msg=key)
+  with pytest.raises(ValueError, match="one task"):
+    sweep(tasks.get("quadratic_10d"), make, settings, range(3), protocol, programs=programs)
 
 
 def test_steps_to_target_profile_and_iqm():
@@ -184,6 +243,7 @@ def test_steps_to_target_profile_and_iqm():
     ({"tasks": ("quadratic_10dd",)}, "Unknown task 'quadratic_10dd'"),
     ({"learned": ("not_a_checkpoint",)}, "is not a learned optimizer"),
     ({"reference": "lion", "optimizers": ("adamw",)}, "reference optimizer 'lion'"),
+    ({"rerun_seed_offset": 2}, "disjoint from the tuning seeds"),
   ],
 )
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, change, message):
