@@ -80,22 +80,21 @@ def measure(name, reference, steps):
     members = 2 * est.num_pairs
     inner = jax.vmap(lambda k: unroller.fresh(theta, k))(jax.random.split(key, members))
   members = jax.tree.leaves(inner.params)[0].shape[0]
-  bare = jax.jit(
-    lambda th, inner, k, s: jax.vmap(unroller.truncation, in_axes=(None, 0, None, None))(
-      th, inner, k, s
-    )[1]
-  )
   samplers = est._samplers
-  bare_seconds = _time(lambda: bare(theta, inner, key, samplers), steps)
+
+  def unroll_seconds(theta_axis, thetas):
+    run = jax.jit(
+      lambda th, inner, k, s: jax.vmap(unroller.truncation, in_axes=(theta_axis, 0, None, None))(
+        th, inner, k, s
+      )[1]
+    )
+    return _time(lambda: run(thetas, inner, key, samplers), steps)
+
+  bare_seconds = unroll_seconds(None, theta)
   # The same unroll with one theta per member (as every ES member has its own perturbed
   # theta): the rule's weights are batched, the cost any ES estimator pays.
-  per_member = jax.jit(
-    lambda th, inner, k, s: jax.vmap(unroller.truncation, in_axes=(0, 0, None, None))(
-      th, inner, k, s
-    )[1]
-  )
   thetas = jax.tree.map(lambda x: jax.numpy.broadcast_to(x, (members, *x.shape)), theta)
-  per_member_seconds = _time(lambda: per_member(thetas, inner, key, samplers), steps)
+  per_member_seconds = unroll_seconds(0, thetas)
   bare_inner = members * unroller.trunc_length
   per_step = seconds / inner_steps
   return {

@@ -9,6 +9,7 @@ compiles once, runs inside `optax.chain` and under `vmap`. Extra args (`value`, 
 """
 
 import difflib
+import functools
 import re
 
 import jax
@@ -71,6 +72,7 @@ CONVERGENCE_PROBLEM = {
 }
 
 
+@functools.cache
 def _smoke_data(num=512):
   digits = sklearn.datasets.load_digits()
   return (

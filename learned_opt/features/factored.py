@@ -54,7 +54,7 @@ def _broadcast(x: Inputs, axis: int) -> jax.Array:
   return jnp.broadcast_to(vec[:, None] if axis == 0 else vec[None, :], shape).reshape(x.g.shape)
 
 
-def inverse_rms(x: Inputs) -> jax.Array:
+def inverse_sqrt_v_hat(x: Inputs) -> jax.Array:
   """1 / sqrt(v̂), the factored estimate of the bias-corrected second moment."""
   state = x.new[FACTORED.name]
   correction = bias_correction(DECAY, x.count)
@@ -69,7 +69,7 @@ def _momentum_feature(decay: float) -> Feature:
   m = momentum(decay)
   return Feature(
     f"adafactor_momentum_{decay}",
-    lambda x: x.new[m.name] * inverse_rms(x),
+    lambda x: x.new[m.name] * inverse_sqrt_v_hat(x),
     (m, FACTORED),
     doc=f"momentum_{decay} over Adafactor's factored RMS",
   )
@@ -78,6 +78,8 @@ def _momentum_feature(decay: float) -> Feature:
 FEATURES = (
   Feature("adafactor_row", lambda x: _broadcast(x, 0), (FACTORED,), doc="sqrt of the row factor"),
   Feature("adafactor_col", lambda x: _broadcast(x, 1), (FACTORED,), doc="sqrt of the col factor"),
-  Feature("adafactor", lambda x: x.g * inverse_rms(x), (FACTORED,), doc="Adafactor's direction"),
+  Feature(
+    "adafactor", lambda x: x.g * inverse_sqrt_v_hat(x), (FACTORED,), doc="Adafactor's direction"
+  ),
   *(_momentum_feature(b) for b in (0.5, 0.9, 0.99)),
 )
