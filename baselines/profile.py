@@ -2,7 +2,8 @@
 
 Definitions (the ones `report.md` states):
 
-- **Target** of a task: the tuned reference optimizer's (AdamW's) final validation loss,
+- **Target** of a task: the reference column's (the tuned AdamW's, or e.g. `adam@defaults`,
+  the Adam a nowcaster accelerates: NiNo's protocol) final validation loss,
   the median over seeds of the validation loss after the last step. Everything here is
   computed on the reported runs (`baselines.report`): the tuned columns' reruns on fresh
   seeds, the defaults and the learned optimizers on the same seeds.

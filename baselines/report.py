@@ -19,7 +19,7 @@ learned optimizer `learned:<checkpoint>`):
   the final train loss (on `eval_batches` train batches after the last step), validation
   loss, test loss and, for classifiers, validation and test accuracy.
 - **Steps to target**, the **performance profile** and its **integrated score**, and the
-  **IQM speedup** over the tuned reference: as defined in `baselines.profile`, on the
+  **IQM speedup** over the reference column: as defined in `baselines.profile`, on the
   reported runs.
 
 `write(outdir, ...)` writes `report.md`, `summary.json`, `curves_<task>.png` and
@@ -288,9 +288,9 @@ def write(outdir: str, *, name: str, reference: str, r_max: float, protocol: dic
     "- Entries: median [25th, 75th percentile] over the reported seeds of the final value; "
     "the train loss "
     "is evaluated on sampled train batches after the last step.",
-    f"- **Steps to target**: the target of a task is the tuned `{reference}`'s final "
-    "validation loss (median over the reported seeds of its rerun). An optimizer's steps to "
-    "target is the first "
+    f"- **Steps to target**: the target of a task is the reference `{reference}`'s final "
+    "validation loss (median over the reported seeds; a tuned reference's rerun). "
+    "An optimizer's steps to target is the first "
     "evaluation step at which the median over seeds of its validation loss is <= the target "
     f"(validation is evaluated every {protocol['num_steps'] // protocol['num_evals']} steps); "
     "`never` if it is not reached.",
@@ -298,7 +298,7 @@ def write(outdir: str, *, name: str, reference: str, r_max: float, protocol: dic
     "to target / the fewest steps of any column on the task (inf if never reached); "
     f"rho(tau) = fraction of tasks with r <= tau; score = integral of rho over [1, {r_max:g}]"
     f" / {r_max - 1:g} (1: fastest everywhere).",
-    f"- **IQM speedup**: per task, steps to target of the tuned `{reference}` / the "
+    f"- **IQM speedup**: per task, steps to target of the reference `{reference}` / the "
     "column's (0 if never reached); the interquartile mean over tasks (drop the lowest and "
     "highest floor(n/4)).",
     "",
@@ -316,7 +316,7 @@ def write(outdir: str, *, name: str, reference: str, r_max: float, protocol: dic
     lines += [
       f"## {task}",
       "",
-      f"Target (tuned {reference} final validation loss): {target:.4g}.",
+      f"Target (reference {reference} final validation loss): {target:.4g}.",
       "",
       task_table(task, s, task_cols),
       "",

@@ -95,10 +95,16 @@ class Suite:
         f"rerun_seed_offset={config.rerun_seed_offset}: the reported seeds must be disjoint "
         f"from the tuning seeds 0..{config.num_seeds - 1}."
       )
-    if config.reference not in config.optimizers:
+    ref_name, _, ref_kind = config.reference.partition("@")
+    if (
+      ref_name not in config.optimizers
+      or ref_kind not in ("", "defaults")
+      or (ref_kind and not config.defaults_column)
+    ):
       raise ValueError(
         f"The reference optimizer {config.reference!r} (targets, speedups) must be one of "
-        f"config.optimizers={tuple(config.optimizers)}."
+        f"config.optimizers={tuple(config.optimizers)} (its tuned column), or "
+        "'<optimizer>@defaults' with config.defaults_column."
       )
     protocol = Protocol(config.num_steps, config.num_evals, config.eval_batches)
     if config.num_evals < 1 or config.num_steps % config.num_evals:

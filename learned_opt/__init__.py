@@ -7,11 +7,13 @@
 
 Architectures (`learned_opt.names()`): `mlp` (per-parameter MLP), `velo` (per-tensor LSTM
 mixing a bank of MLPs), `celo` (a learned scheduler over any rule), `celo2` (orthogonalized,
-RMS-normalized, loss- and horizon-free), `learned_sgd`. Their inputs come from the feature
-bank, `learned_opt.features`.
+RMS-normalized, loss- and horizon-free), `learned_sgd`; their inputs come from the feature
+bank, `learned_opt.features`. And `nino`: a graph network over the neural graph
+(`learned_opt.neural_graph`) that nowcasts parameters, used through the optax wrapper
+`nowcast(base, predict, every=, context=)`.
 """
 
-from learned_opt import features
+from learned_opt import features, neural_graph
 from learned_opt.base import LearnedOptimizer, MetaParams
 from learned_opt.celo import Celo, scale_by_learned_schedule
 from learned_opt.celo2 import Celo2, celo2
@@ -26,6 +28,8 @@ from learned_opt.checkpoint import (
 from learned_opt.learned_sgd import LearnedSGD
 from learned_opt.mlp_lopt import MLPLOpt, mlp_lopt
 from learned_opt.mup import scale_by_mup
+from learned_opt.nino import Nino
+from learned_opt.nowcast import linear_extrapolation, nowcast
 from learned_opt.registry import get, names
 from learned_opt.velo import VeLO, velo
 
@@ -37,14 +41,18 @@ __all__ = [
   "LearnedSGD",
   "MLPLOpt",
   "MetaParams",
+  "Nino",
   "VeLO",
   "celo2",
   "features",
   "get",
+  "linear_extrapolation",
   "load",
   "load_theta",
   "mlp_lopt",
   "names",
+  "neural_graph",
+  "nowcast",
   "read_record",
   "record",
   "save",

@@ -243,6 +243,7 @@ def test_steps_to_target_profile_and_iqm():
     ({"tasks": ("quadratic_10dd",)}, "Unknown task 'quadratic_10dd'"),
     ({"learned": ("not_a_checkpoint",)}, "is not a learned optimizer"),
     ({"reference": "lion", "optimizers": ("adamw",)}, "reference optimizer 'lion'"),
+    ({"reference": "adamw@defaults", "defaults_column": False}, "with config.defaults_column"),
     ({"rerun_seed_offset": 2}, "disjoint from the tuning seeds"),
   ],
 )

@@ -1,0 +1,94 @@
+"""`nowcast`: run a base optimizer and, every `every` steps, jump to predicted parameters.
+
+The wrapper of NiNo (Knyazev et al., ICLR 2025, arXiv:2409.04434) and of weight nowcasting
+(Jang et al., ICML 2023): the base optimizer (Adam in the papers) takes every step; the
+parameters after every `every // context`-th step are kept as snapshots, the newest
+`context` of them in a window (oldest first); after every `every`-th step the parameters
+become `predict(window)`, the predictor's forecast of where the base optimizer is heading:
+
+    p_{t+1} = p_t + base_update_t                       (every step)
+    window  = [p_{t+1-(c-1)s}, ..., p_{t+1-s}, p_{t+1}]  (s = every // c, kept every s steps)
+    p_{t+1} <- predict(window)                          (when t + 1 is a multiple of every)
+
+The base optimizer's state is kept across a jump. Between two jumps the window is refilled
+entirely, so a prediction reads only the trajectory since the previous one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+
+class NowcastState(NamedTuple):
+  count: jax.Array  # steps taken
+  base: Any  # the base optimizer's state
+  window: Any  # like params, each leaf [context, *shape]: the newest snapshots, oldest first
+
+
+def nowcast(
+  base: optax.GradientTransformation,
+  predict: Callable[[Any], Any],
+  *,
+  every: int,
+  context: int,
+) -> optax.GradientTransformationExtraArgs:
+  """`base`, with the parameters replaced by `predict(window)` every `every` steps.
+
+  Args:
+    base: the optimizer that takes every step (e.g. `optax.adam(1e-3)`).
+    predict: `window -> params`, where each leaf of `window` is `[context, *shape]`, the
+      snapshots oldest first (e.g. a NiNo nowcaster's `Nino.predictor(theta, ahead)`).
+    every: steps between jumps; a multiple of `context`.
+    context: snapshots the predictor reads, `every // context` steps apart.
+
+  Extra keyword arguments of `update` go to `base`; `params` is required.
+  """
+  if context < 1 or every < context or every % context:
+    raise ValueError(
+      f"nowcast needs every (got {every}) to be a positive multiple of context (got {context}): "
+      "the context snapshots are every // context steps apart."
+    )
+  base = optax.with_extra_args_support(base)
+  spacing = every // context
+
+  def init_fn(params):
+    window = jax.tree.map(lambda p: jnp.broadcast_to(p, (context, *p.shape)), params)
+    return NowcastState(jnp.zeros([], jnp.int32), base.init(params), window)
+
+  def update_fn(updates, state, params=None, **extra_args):
+    if params is None:
+      raise ValueError("nowcast moves the parameters: call `update(grads, state, params)`.")
+    state = NowcastState(*state)  # wrappers (flax nnx) may hand the tuple back as a sequence
+    base_updates, base_state = base.update(updates, state.base, params, **extra_args)
+    stepped = optax.apply_updates(params, base_updates)
+    count = state.count + 1
+    window = jax.lax.cond(
+      count % spacing == 0,
+      lambda: jax.tree.map(lambda w, p: jnp.concatenate([w[1:], p[None]]), state.window, stepped),
+      lambda: state.window,
+    )
+    new_params = jax.lax.cond(count % every == 0, lambda: predict(window), lambda: stepped)
+    new_updates = jax.tree.map(lambda n, p: (n - p).astype(p.dtype), new_params, params)
+    return new_updates, NowcastState(count, base_state, window)
+
+  return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def linear_extrapolation(ahead: float) -> Callable[[Any], Any]:
+  """The predictor that extends the window's mean slope by `ahead` snapshot spacings:
+  `p_last + ahead * (p_last - p_first) / (context - 1)` (no change when context is 1)."""
+
+  def predict(window):
+    def one(w):
+      if w.shape[0] < 2:
+        return w[-1]
+      return w[-1] + ahead * (w[-1] - w[0]) / (w.shape[0] - 1)
+
+    return jax.tree.map(one, window)
+
+  return predict
