@@ -17,7 +17,7 @@ import tasks
 from configs import nino as nino_config
 from learned_opt import neural_graph, nino
 from learned_opt.nowcast import linear_extrapolation, nowcast
-from meta_train import nowcast as nowcast_job
+from meta_train import nowcast_job
 from meta_train import trajectories as traj_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

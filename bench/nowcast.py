@@ -1,0 +1,117 @@
+"""Benchmark: what a NiNo nowcast costs next to the Adam steps it replaces, same run.
+
+    .venv/bin/python bench/nowcast.py [--checkpoint runs/nino] [--steps 500] [--repeats 5]
+
+Per task: parameters, the neural graph's nodes and edges, the time of one nowcast (the
+graph network's forward pass over a 5-snapshot window) in units of one Adam step, and the
+wall time of `--steps` training steps with `nowcast(adam, every=50, context=5)` relative to
+plain Adam (one jitted `lax.scan`, compiled before timing; the jump's `lax.cond` runs the
+network only every 50 steps). Without a checkpoint a freshly initialized nowcaster of the
+default size is timed (the cost does not depend on theta).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import learned_opt
+import tasks
+from learned_opt import neural_graph
+
+TASKS = ("digits_mlp_64x64", "digits_cnn", "fashion_mnist_mlp_128", "shakespeare_transformer")
+
+
+def _time(fn, *args, repeats):
+  jax.block_until_ready(fn(*args))
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    times.append(time.perf_counter() - start)
+  return float(np.median(times))
+
+
+def _train_fn(task, opt, steps):
+  sampler = task.batches("train")
+
+  @jax.jit
+  def run(sampler, key):
+    params = task.init(key)
+
+    def step(carry, k):
+      params, state = carry
+      grads = jax.grad(task.loss)(params, k, sampler.sample(k))
+      updates, state = opt.update(grads, state, params)
+      return (optax.apply_updates(params, updates), state), None
+
+    (params, _), _ = jax.lax.scan(step, (params, opt.init(params)), jax.random.split(key, steps))
+    return params
+
+  return lambda key: run(sampler, key)
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--checkpoint", default="runs/nino")
+  parser.add_argument("--steps", type=int, default=500)
+  parser.add_argument("--repeats", type=int, default=5)
+  args = parser.parse_args()
+  if os.path.exists(args.checkpoint):
+    lopt, theta = learned_opt.load_theta(args.checkpoint)
+    source = args.checkpoint
+  else:
+    lopt = learned_opt.Nino()
+    theta = lopt.init(jax.random.PRNGKey(0))
+    source = "untrained Nino()"
+  print(f"device: {jax.devices()[0].platform}, nowcaster: {source}, every={lopt.every}")
+  header = (
+    f"{'task':28s} {'params':>8s} {'nodes':>6s} {'edges':>7s} "
+    f"{'nowcast/adam step':>18s} {f'{args.steps} steps: nowcast/adam':>26s}"
+  )
+  print(header)
+  print("-" * len(header))
+  key = jax.random.PRNGKey(0)
+  for name in TASKS:
+    try:
+      task = tasks.get(name)
+      params = task.init(key)
+    except Exception as e:  # a dataset that is not prepared on this machine
+      print(f"{name:28s} skipped: {str(e).splitlines()[0]}")
+      continue
+    num_heads = getattr(task, "num_heads", None)
+    graph = neural_graph.infer(params, num_heads=num_heads)
+    window = jax.tree.map(lambda p: jnp.stack([p * (1 + 0.01 * i) for i in range(5)]), params)
+    predict = jax.jit(lopt.predictor(theta, num_heads=num_heads))
+    grads = jax.tree.map(jnp.ones_like, params)
+    adam = optax.adam(1e-3)
+
+    @jax.jit
+    def adam_step(params, state, grads=grads, adam=adam):
+      updates, state = adam.update(grads, state, params)
+      return optax.apply_updates(params, updates), state
+
+    t_predict = _time(predict, window, repeats=args.repeats * 4)
+    t_step = _time(adam_step, params, adam.init(params), repeats=args.repeats * 20)
+    nowcast = lopt.nowcast(theta, num_heads=num_heads)
+    t_adam = _time(_train_fn(task, adam, args.steps), key, repeats=args.repeats)
+    t_now = _time(_train_fn(task, nowcast, args.steps), key, repeats=args.repeats)
+    size = sum(np.size(x) for x in jax.tree.leaves(params))
+    print(
+      f"{name:28s} {size:8d} {graph.num_nodes:6d} {graph.num_edges:7d} "
+      f"{t_predict / t_step:18.0f} {t_now / t_adam:26.2f}"
+    )
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,251 @@
+"""The nowcaster's training job: set-up (which rejects bad input before writing anything)
+and the loop. `python -m meta_train.nowcast` is its command line.
+
+1. Collects (or reuses) Adam trajectories of the configured zoo tasks, and of the held-out
+   tasks, under `workdir/trajectories/` (format: `meta_train.trajectories`).
+2. Trains the nowcaster (`learned_opt.nino`) with the L1 loss on windows sampled from the
+   training trajectories: `context` snapshots and the one `ahead` spacings later,
+   `ahead` uniform in 1..max_ahead; one task's trajectory per step (uniformly).
+3. Logs the training loss and, on windows of the held-out trajectories, the mean absolute
+   error of the nowcast against no change and linear extrapolation (`metrics.jsonl`, `tb/`),
+   and checkpoints like a meta-training workdir (`checkpoints/<step>/theta|lopt|train_state|
+   config`), so `learned_opt.load(workdir)` gives `nowcast(adam, every, context)`.
+
+Rerunning with the same workdir resumes from its newest checkpoint and ends with bitwise the
+same theta as an uninterrupted run. Bad input (unknown task, a task without a neural graph,
+an unknown config key, another run's workdir) prints one message and exits with status 2
+before anything is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from tqdm import tqdm
+
+import learned_opt
+import tasks
+from learned_opt import neural_graph, nino
+from learned_opt.nowcast import linear_extrapolation
+from meta_train import trajectories as traj_lib
+from meta_train import workdir as workdir_lib
+from meta_train.metrics import MetricsWriter
+
+
+class TrainState(NamedTuple):
+  step: jax.Array
+  theta: Any
+  opt_state: Any
+
+
+@dataclasses.dataclass
+class Run:
+  config: ml_collections.ConfigDict
+  lopt: nino.Nino
+  workdir: str
+  spec: dict
+  graphs: dict[str, neural_graph.NeuralGraph]
+  checkpoints: workdir_lib.Checkpoints
+  record: dict
+  state: TrainState
+
+
+def _num_heads(task_name: str) -> int | None:
+  return getattr(tasks.get(task_name), "num_heads", None)
+
+
+def _graph(task_name: str) -> neural_graph.NeuralGraph:
+  abstract = jax.eval_shape(tasks.get(task_name).init, jax.random.PRNGKey(0))
+  try:
+    return neural_graph.infer(abstract, num_heads=_num_heads(task_name))
+  except neural_graph.NeuralGraphError as e:
+    raise ValueError(f"task {task_name!r} has no neural graph: {e}") from None
+
+
+def lopt_of(config: ml_collections.ConfigDict) -> nino.Nino:
+  """The nowcaster the config describes; `every` is context x the trajectories' spacing."""
+  c = config.nowcaster
+  return nino.Nino(
+    context=c.context,
+    hidden=c.hidden,
+    layers=c.layers,
+    every=c.context * config.trajectories.spacing,
+    ahead=float(c.ahead),
+    base_learning_rate=c.base_learning_rate,
+  )
+
+
+def spec_of(config: ml_collections.ConfigDict) -> dict:
+  t = config.trajectories
+  names = tuple(t.tasks) + tuple(config.eval.tasks)
+  lrs = {n: t.learning_rate or tasks.adam_lr(n) for n in names}
+  return traj_lib.spec(lrs, tuple(range(t.seeds)), t.num_steps, t.spacing)
+
+
+def optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
+  return optax.chain(
+    optax.clip_by_global_norm(config.train.grad_clip), optax.adam(config.train.learning_rate)
+  )
+
+
+def setup(config: ml_collections.ConfigDict, workdir: str) -> Run:
+  """Checks the config and the workdir, then opens it; raises `ValueError` on bad input."""
+  lopt = lopt_of(config)
+  t = config.trajectories
+  if not t.tasks:
+    raise ValueError("config.trajectories.tasks is empty: name zoo tasks to learn from.")
+  graphs = {n: _graph(n) for n in (*t.tasks, *config.eval.tasks)}
+  spec = spec_of(config)
+  snapshots = t.num_steps // t.spacing + 1
+  if snapshots < config.nowcaster.context + config.train.max_ahead:
+    raise ValueError(
+      f"trajectories of {snapshots} snapshots are too short for context "
+      f"{config.nowcaster.context} + max_ahead {config.train.max_ahead}."
+    )
+  if config.nowcaster.ahead > config.train.max_ahead:
+    raise ValueError(
+      f"nowcaster.ahead ({config.nowcaster.ahead}) is beyond the horizons trained on "
+      f"(train.max_ahead = {config.train.max_ahead})."
+    )
+  traj_lib.check_spec(os.path.join(os.path.abspath(workdir), traj_lib.DIRNAME), spec)
+  workdir = workdir_lib.prepare(workdir)
+  checkpoints = workdir_lib.Checkpoints(workdir, max_to_keep=config.max_to_keep)
+  record = learned_opt.record(lopt)
+  init = lambda: init_state(config, lopt)
+  state = checkpoints.restore(jax.eval_shape(init), record)
+  if state is None:
+    state = init()
+  else:
+    tqdm.write(f"Resuming from step {int(state.step)} in {workdir}.")
+  return Run(config, lopt, workdir, spec, graphs, checkpoints, record, state)
+
+
+def init_state(config: ml_collections.ConfigDict, lopt: nino.Nino) -> TrainState:
+  theta = lopt.init(jax.random.PRNGKey(config.seed))
+  return TrainState(jnp.zeros([], jnp.int32), theta, optimizer(config).init(theta))
+
+
+def sample_windows(
+  params: Any, key: jax.Array, batch: int, context: int, ahead_range: tuple[int, int]
+):
+  """`batch` (window [batch, context, ...], ahead [batch], target [batch, ...]) of a
+  trajectory (leaves [T, ...]): ahead uniform in `ahead_range` (both ends included), then
+  the window's end uniform over the ends that leave room for it."""
+  num = jax.tree.leaves(params)[0].shape[0]
+  k_ahead, k_end = jax.random.split(key)
+  ahead = jax.random.randint(k_ahead, (batch,), ahead_range[0], ahead_range[1] + 1)
+  span = num - ahead - context + 1
+  end = context - 1 + jnp.floor(jax.random.uniform(k_end, (batch,)) * span).astype(jnp.int32)
+
+  def window(x):
+    return jax.vmap(lambda e: jax.lax.dynamic_slice_in_dim(x, e - context + 1, context))(end)
+
+  return (
+    jax.tree.map(window, params),
+    ahead.astype(jnp.float32),
+    jax.tree.map(lambda x: x[end + ahead], params),
+  )
+
+
+def _train_step(config, lopt, graph):
+  opt = optimizer(config)
+
+  def batch_loss(theta, params, key):
+    windows, ahead, targets = sample_windows(
+      params, key, config.train.batch_size, lopt.context, (1, config.train.max_ahead)
+    )
+    losses = jax.vmap(lambda w, a, t: nino.loss(theta, graph, w, a, t))(windows, ahead, targets)
+    return jnp.mean(losses)
+
+  @jax.jit
+  def step(state: TrainState, params, key):
+    value, grads = jax.value_and_grad(batch_loss)(state.theta, params, key)
+    updates, opt_state = opt.update(grads, state.opt_state, state.theta)
+    theta = optax.apply_updates(state.theta, updates)
+    return TrainState(state.step + 1, theta, opt_state), value
+
+  return step
+
+
+def heldout_errors(lopt, theta, graph, params, key, batch, ahead) -> dict[str, jax.Array]:
+  """Mean absolute error, in parameter space, of the nowcast and of the two trivial
+  predictors on `batch` windows of a trajectory, all `ahead` spacings ahead."""
+  windows, _, targets = sample_windows(params, key, batch, lopt.context, (ahead, ahead))
+
+  def mae(pred_fn):
+    def one(w, t):
+      diff = graph.edge_values(pred_fn(w)) - graph.edge_values(t)
+      return jnp.mean(jnp.abs(diff))
+
+    return jnp.mean(jax.vmap(one)(windows, targets))
+
+  return {
+    "nino_mae": mae(lambda w: nino.predict(theta, graph, w, ahead)),
+    "no_change_mae": mae(lambda w: jax.tree.map(lambda x: x[-1], w)),
+    "linear_mae": mae(linear_extrapolation(ahead)),
+  }
+
+
+def run(r: Run, log=tqdm.write) -> TrainState:
+  """Collects the trajectories, then trains to `config.train.num_steps`; checkpoints."""
+  config, lopt, state = r.config, r.lopt, r.state
+  trajs = traj_lib.collect(os.path.join(r.workdir, traj_lib.DIRNAME), r.spec, log=log)
+  train_names = tuple(config.trajectories.tasks)
+  train = [t for t in trajs if t.task in train_names]
+  heldout = [t for t in trajs if t.task in tuple(config.eval.tasks)]
+  device = {id(t): jax.tree.map(jnp.asarray, t.params) for t in trajs}
+  steps = {n: _train_step(config, lopt, r.graphs[n]) for n in train_names}
+  evaluate = {
+    n: jax.jit(
+      lambda theta, params, key, g=r.graphs[n]: heldout_errors(
+        lopt, theta, g, params, key, config.eval.batch_size, lopt.ahead
+      )
+    )
+    for n in config.eval.tasks
+  }
+  config_json = config.to_dict()
+  writer = MetricsWriter(r.workdir, resume_step=int(state.step))
+  bar = tqdm(total=config.train.num_steps, initial=int(state.step), desc="nowcaster", unit="step")
+  terminated = []
+  previous = signal.signal(signal.SIGTERM, lambda signum, frame: terminated.append(signum))
+  base_key = jax.random.PRNGKey(config.seed)
+  losses = []
+  try:
+    while int(state.step) < config.train.num_steps and not terminated:
+      step = int(state.step)
+      pick = np.random.default_rng([config.seed, step]).integers(len(train))
+      t = train[pick]
+      state, loss = steps[t.task](state, device[id(t)], jax.random.fold_in(base_key, step))
+      losses.append(float(loss))
+      bar.update(1)
+      step += 1
+      if step % config.log_every == 0 or step == config.train.num_steps:
+        metrics = {"train_l1": float(np.mean(losses))}
+        losses = []
+        eval_key = jax.random.PRNGKey(config.seed + 1)
+        for h in heldout:
+          errs = evaluate[h.task](state.theta, device[id(h)], jax.random.fold_in(eval_key, h.seed))
+          for k, v in errs.items():
+            metrics[f"heldout/{h.task}/seed{h.seed}/{k}"] = float(v)
+        writer.write(step, metrics)
+        bar.set_postfix(train_l1=f"{metrics['train_l1']:.4f}")
+      if step % config.checkpoint_every == 0:
+        r.checkpoints.save(state, r.record, config_json)
+    if r.checkpoints.latest_step() != int(state.step):
+      r.checkpoints.save(state, r.record, config_json)
+    if terminated:
+      log(f"SIGTERM: checkpointed step {int(state.step)} in {r.workdir}; rerun to resume.")
+  finally:
+    signal.signal(signal.SIGTERM, previous)
+    bar.close()
+    writer.close()
+    r.checkpoints.close()
+  return state
