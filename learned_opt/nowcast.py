@@ -27,7 +27,9 @@ import optax
 class NowcastState(NamedTuple):
   count: jax.Array  # steps taken
   base: Any  # the base optimizer's state
-  window: Any  # like params, each leaf [context, *shape]: the newest snapshots, oldest first
+  # Like params, each leaf [context, *shape]: a ring of snapshots, snapshot j (the
+  # parameters after step j * spacing) in slot j % context.
+  window: Any
 
 
 def nowcast(
@@ -67,12 +69,19 @@ def nowcast(
     base_updates, base_state = base.update(updates, state.base, params, **extra_args)
     stepped = optax.apply_updates(params, base_updates)
     count = state.count + 1
-    window = jax.lax.cond(
-      count % spacing == 0,
-      lambda: jax.tree.map(lambda w, p: jnp.concatenate([w[1:], p[None]]), state.window, stepped),
-      lambda: state.window,
+    # Every step overwrites the slot of the snapshot being formed (ceil(count / spacing));
+    # its last write, after step j * spacing, is snapshot j. One in-place slice per step.
+    slot = ((count + spacing - 1) // spacing) % context
+    window = jax.tree.map(
+      lambda w, p: jax.lax.dynamic_update_index_in_dim(w, p, slot, 0), state.window, stepped
     )
-    new_params = jax.lax.cond(count % every == 0, lambda: predict(window), lambda: stepped)
+    # A jump follows snapshot j = count / spacing, a multiple of context: it sits in slot 0,
+    # so the ring rolled by one is oldest first.
+    new_params = jax.lax.cond(
+      count % every == 0,
+      lambda: predict(jax.tree.map(lambda w: jnp.roll(w, -1, axis=0), window)),
+      lambda: stepped,
+    )
     new_updates = jax.tree.map(lambda n, p: (n - p).astype(p.dtype), new_params, params)
     return new_updates, NowcastState(count, base_state, window)
 
