@@ -217,6 +217,21 @@ def test_wrapper_trains_a_flax_nnx_model():
   assert np.all(np.isfinite(losses)) and losses[-1] < 0.5 * losses[0]
 
 
+def test_sampled_windows_are_consecutive_snapshots_and_their_target():
+  """A trajectory whose snapshot i is filled with i: windows and targets read back indices."""
+  num, context = 30, 5
+  traj = {"w": jnp.broadcast_to(jnp.arange(num, dtype=jnp.float32)[:, None, None], (num, 2, 3))}
+  window, ahead, target = nowcast_job.sample_windows(
+    traj, jax.random.PRNGKey(0), 256, context, (1, 10)
+  )
+  first = window["w"][:, :, 0, 0]  # [batch, context]: snapshot indices
+  np.testing.assert_array_equal(np.diff(first, axis=1), 1.0)
+  end = first[:, -1]
+  assert first.min() >= 0 and (end + ahead).max() <= num - 1
+  np.testing.assert_array_equal(target["w"][:, 0, 0], end + ahead)
+  assert set(np.asarray(ahead).astype(int)) == set(range(1, 11))
+
+
 def _tiny_config(num_steps=40):
   config = nino_config.get_config()
   config.trajectories.tasks = ("digits_mlp_32",)
