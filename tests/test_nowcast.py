@@ -19,6 +19,7 @@ from learned_opt import neural_graph, nino
 from learned_opt.nowcast import linear_extrapolation, nowcast
 from meta_train import nowcast_job
 from meta_train import trajectories as traj_lib
+from tasks.language import TransformerLM
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -31,9 +32,25 @@ class _NNXMLP(nnx.Module):
     return self.layers[1](nnx.relu(self.layers[0](x)))
 
 
+class _NNXCNN(nnx.Module):
+  def __init__(self, rngs):
+    self.layers = nnx.List(
+      [
+        nnx.Conv(1, 8, (3, 3), rngs=rngs),
+        nnx.Conv(8, 16, (3, 3), rngs=rngs),
+        nnx.Linear(16, 10, rngs=rngs),
+      ]
+    )
+
+
 def _params(kind):
   if kind == "nnx_mlp":
     return None, nnx.state(_NNXMLP(nnx.Rngs(0)), nnx.Param)
+  if kind == "nnx_cnn":
+    return None, nnx.state(_NNXCNN(nnx.Rngs(0)), nnx.Param)
+  if kind == "transformer":  # byte tokens: no corpus needed to build it
+    task = TransformerLM(tokens="bytes", depth=2, width=32, num_heads=4, seq_len=16)
+    return task, task.init(jax.random.PRNGKey(0))
   task = tasks.get(kind)
   return task, task.init(jax.random.PRNGKey(0))
 
@@ -49,7 +66,7 @@ def _equal(a, b):
 
 
 @pytest.mark.parametrize(
-  "kind", ["digits_mlp_64x64", "digits_cnn", "bible_transformer_chars", "nnx_mlp"]
+  "kind", ["digits_mlp_64x64", "digits_cnn", "transformer", "nnx_mlp", "nnx_cnn"]
 )
 def test_neural_graph_round_trips(kind):
   task, params = _params(kind)
@@ -121,7 +138,7 @@ def _permute_transformer(p, perm, task):
   return {**p, "block_0": block}
 
 
-@pytest.mark.parametrize("kind", ["digits_mlp_64x64", "digits_cnn", "bible_transformer_chars"])
+@pytest.mark.parametrize("kind", ["digits_mlp_64x64", "digits_cnn", "transformer"])
 def test_nowcaster_is_equivariant_to_neuron_permutations(kind):
   task, params = _params(kind)
   if kind == "digits_mlp_64x64":
@@ -131,11 +148,14 @@ def test_nowcaster_is_equivariant_to_neuron_permutations(kind):
     perm = np.random.RandomState(0).permutation(32)
     permute = lambda p: _permute_cnn(p, perm)
   else:
-    perm = np.array([1, 0])
+    perm = np.array([2, 0, 3, 1])
     permute = lambda p: _permute_transformer(p, perm, task)
   # The permutation keeps the network's function (so it is a symmetry worth respecting).
   key = jax.random.PRNGKey(3)
-  batch = task.batches("train").sample(key)
+  if kind == "transformer":
+    batch = {"tokens": jax.random.randint(key, (4, task.seq_len + 1), 0, task.vocab_size)}
+  else:
+    batch = task.batches("train").sample(key)
   np.testing.assert_allclose(
     task.loss(permute(params), key, batch), task.loss(params, key, batch), rtol=1e-5
   )
@@ -305,7 +325,7 @@ def _tree_hash(path):
   "change, message",
   [
     (lambda c: setattr(c.trajectories, "tasks", ("digits_mlp_23",)), "digits_mlp_32"),
-    (lambda c: setattr(c.trajectories, "tasks", ("bible_lstm_chars",)), "no neural graph"),
+    (lambda c: setattr(c.trajectories, "tasks", ("jargon_lstm",)), "no neural graph"),
     (lambda c: setattr(c.nowcaster, "ahead", 50), "beyond the horizons"),
     (lambda c: setattr(c.trajectories, "spacing", 20), "another spec"),
   ],
