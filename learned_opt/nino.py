@@ -80,9 +80,10 @@ def edge_static_features(graph: neural_graph.NeuralGraph) -> np.ndarray:
 
 def trajectory_features(
   graph: neural_graph.NeuralGraph, window: Any, ahead: jax.Array
-) -> tuple[jax.Array, jax.Array]:
-  """Per-edge trajectory features [num_edges, context + 2] and the per-edge scale sigma
-  [num_param_edges] of a window (leaves [context, *shape], oldest first)."""
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """Per-edge trajectory features [num_edges, context + 2], the per-edge scale sigma and the
+  newest snapshot's edge values (both [num_param_edges]) of a window (leaves
+  [context, *shape], oldest first)."""
   values = graph.edge_values(window)  # [c, P]
   c = values.shape[0]
   sizes = np.asarray(graph.leaf_sizes)
@@ -102,7 +103,7 @@ def trajectory_features(
   ]
   feats = jnp.concatenate(feats, axis=1)
   structural = jnp.zeros((graph.num_edges - graph.num_param_edges, feats.shape[1]), feats.dtype)
-  return jnp.concatenate([feats, structural]), sigma
+  return jnp.concatenate([feats, structural]), sigma, last
 
 
 def _dense_init(key, n_in, n_out, scale=1.0):
@@ -154,9 +155,10 @@ def init_gnn(key: jax.Array, *, context: int, hidden: int, layers: int) -> dict[
 
 def normalized_change(
   theta: dict[str, Any], graph: neural_graph.NeuralGraph, window: Any, ahead: jax.Array
-) -> tuple[jax.Array, jax.Array]:
-  """The predicted change per parameter edge divided by sigma [P], and sigma [P]."""
-  values, sigma = trajectory_features(graph, window, ahead)
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """The predicted change per parameter edge divided by sigma, sigma, and the newest
+  snapshot's edge values (each [P])."""
+  values, sigma, last = trajectory_features(graph, window, ahead)
   n = graph.num_nodes
   senders, receivers = graph.senders, graph.receivers
   in_degree = np.maximum(np.bincount(receivers, minlength=n), 1)[:, None].astype(np.float32)
@@ -174,15 +176,14 @@ def normalized_change(
     outgoing = jax.ops.segment_sum(m, senders, n) / out_degree
     h = h + _mlp(layer["node"], jnp.concatenate([h, incoming, outgoing], axis=1))
   out = _mlp(theta["out"], e[: graph.num_param_edges])[:, 0]
-  return out, sigma
+  return out, sigma, last
 
 
 def predict(
   theta: dict[str, Any], graph: neural_graph.NeuralGraph, window: Any, ahead: jax.Array
 ) -> Any:
   """The parameters `ahead` snapshot spacings after the window's newest."""
-  change, sigma = normalized_change(theta, graph, window, ahead)
-  last = graph.edge_values(jax.tree.map(lambda w: w[-1], window))
+  change, sigma, last = normalized_change(theta, graph, window, ahead)
   return graph.params((last + sigma * change).astype(last.dtype))
 
 
@@ -195,8 +196,7 @@ def loss(
 ) -> jax.Array:
   """The L1 loss of the normalized change: mean over parameter edges of
   `|predicted change - (target - newest) / sigma|`."""
-  change, sigma = normalized_change(theta, graph, window, ahead)
-  last = graph.edge_values(jax.tree.map(lambda w: w[-1], window))
+  change, sigma, last = normalized_change(theta, graph, window, ahead)
   return jnp.mean(jnp.abs(change - (graph.edge_values(target) - last) / sigma))
 
 
