@@ -28,6 +28,7 @@ import optax
 import learned_opt
 import tasks
 from learned_opt import neural_graph
+from tasks import training
 
 TASKS = ("digits_mlp_64x64", "digits_cnn", "fashion_mnist_mlp_128", "shakespeare_transformer")
 
@@ -48,13 +49,7 @@ def _train_fn(task, opt, steps):
   @jax.jit
   def run(sampler, key):
     params = task.init(key)
-
-    def step(carry, k):
-      params, state = carry
-      grads = jax.grad(task.loss)(params, k, sampler.sample(k))
-      updates, state = opt.update(grads, state, params)
-      return (optax.apply_updates(params, updates), state), None
-
+    step = training.step_fn(task, opt, sampler, ())
     (params, _), _ = jax.lax.scan(step, (params, opt.init(params)), jax.random.split(key, steps))
     return params
 

@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
 import tasks  # noqa: E402
-from tasks import datasets, zoo  # noqa: E402
+from tasks import datasets, training, zoo  # noqa: E402
 
 
 def _runner(task, lr, steps, members):
@@ -33,13 +33,7 @@ def _runner(task, lr, steps, members):
 
   def run(sampler, key):
     params = task.init(key)
-
-    def step(carry, k):
-      p, s = carry
-      loss, g = jax.value_and_grad(task.loss)(p, k, sampler.sample(k))
-      u, s = opt.update(g, s, p)
-      return (optax.apply_updates(p, u), s), loss
-
+    step = training.step_fn(task, opt, sampler, ())
     return jax.lax.scan(step, (params, opt.init(params)), jax.random.split(key, steps))[1]
 
   if members == 1:

@@ -28,6 +28,7 @@ import optax
 
 import tasks
 from learned_opt import neural_graph
+from tasks import training
 
 FORMAT_VERSION = 1
 DIRNAME = "trajectories"
@@ -77,11 +78,7 @@ def run(
 
   @jax.jit
   def collect(sampler, key):  # the data arrays are an argument, not constants of the program
-    def step(carry, key):
-      params, state = carry
-      loss, grads = jax.value_and_grad(task.loss)(params, key, sampler.sample(key))
-      updates, state = opt.update(grads, state, params)
-      return (optax.apply_updates(params, updates), state), loss
+    step = training.step_fn(task, opt, sampler, ())
 
     def chunk(carry, keys):
       carry, losses = jax.lax.scan(step, carry, keys)

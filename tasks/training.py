@@ -34,8 +34,10 @@ def has_accuracy(task: Task) -> bool:
   return isinstance(task, MLPClassifier | CNNClassifier)
 
 
-def _step_fn(task: Task, opt, sampler, extra_args: Sequence[str]):
-  """One training step `((params, state), key) -> ((params, state), loss)` for `lax.scan`."""
+def step_fn(task: Task, opt, sampler, extra_args: Sequence[str]):
+  """One training step `((params, state), key) -> ((params, state), loss)` for `lax.scan`:
+  a batch from `sampler`, the loss and its gradient, `opt.update` given the `extra_args`
+  it needs (of "value", "value_fn", "key"), the update applied."""
   unknown = set(extra_args) - set(EXTRA_ARGS)
   if unknown:
     raise ValueError(f"Unknown extra args {sorted(unknown)}; expected some of {EXTRA_ARGS}.")
@@ -83,7 +85,7 @@ def training_run(
   opt = optax.with_extra_args_support(optimizer)
   k_init, k_steps, k_eval = jax.random.split(key, 3)
   params = task.init(k_init)
-  step = _step_fn(task, opt, samplers["train"], ("value",))
+  step = step_fn(task, opt, samplers["train"], ("value",))
   (params, _), losses = jax.lax.scan(
     step, (params, opt.init(params)), jax.random.split(k_steps, num_steps)
   )
@@ -124,7 +126,7 @@ def curve_run(
   opt = optax.with_extra_args_support(optimizer)
   k_init, k_steps, k_eval = jax.random.split(key, 3)
   params = task.init(k_init)
-  step = _step_fn(task, opt, samplers["train"], extra_args)
+  step = step_fn(task, opt, samplers["train"], extra_args)
   step_keys = jax.random.split(k_steps, num_steps).reshape(num_evals, num_steps // num_evals, -1)
 
   def chunk(carry, inputs):
