@@ -3,70 +3,25 @@
     python -m baselines.compare --config=configs/suite_small.py \
         [--config.outdir=runs/suite_small --config.learned='("runs/demo",)' ...]
 
-For every (task, optimizer) cell it runs the optimizer's tuning grid with the tuning seeds
-as one vmapped, jitted program, selects the setting of lowest median validation loss, and
-reruns it, next to the paper defaults, with fresh seeds (`rerun_seed_offset` on) on the same
-compiled program (`baselines.suite`, `baselines.sweep`); learned optimizers run untuned with
-the fresh seeds. Every reported number comes from the fresh seeds. It writes into
-`config.outdir`: `cells/<task>/<optimizer>.jsonl` per finished cell,
-`results.jsonl` (every run's curves and settings), `report.md`, `summary.json`,
-`curves_<task>.png` and `profile.png` (`baselines.report`). Rerunning with the same outdir
-skips finished cells. Bad input (an unknown task or optimizer, a path that is not a learned
-optimizer, an outdir written with another protocol, an unknown config key) prints one
-message and exits with status 2 before anything is written.
+What it runs and writes: `baselines.suite.compare`. Bad input prints one message and exits
+with status 2 before anything is written.
 """
 
 from __future__ import annotations
 
 import os
 
-import ml_collections
-from absl import app, logging
 from ml_collections import config_flags
-from tqdm import tqdm
 
-from baselines import report
-from baselines.suite import Suite
-from meta_train import job
+import cli
+from baselines.suite import compare
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Suite config (configs/suite_*.py).")
 
 
-def compare(config: ml_collections.ConfigDict) -> str:
-  """Runs (or resumes) the suite of `config` and writes its report; returns the summary."""
-  try:
-    suite = Suite.from_config(config)
-  except ValueError as e:
-    job.usage_error(str(e))
-  suite.write_config()
-  cells = suite.cells()
-  todo = [(t, o) for t, o in cells if not os.path.exists(suite.cell_path(t, o.label))]
-  bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc="cells", unit="cell")
-  for task_name, opt in todo:
-    bar.set_postfix_str(f"{task_name} / {opt.label}")
-    records = suite.run_cell(task_name, opt)
-    if "error" in records[0]:
-      tqdm.write(f"{task_name} / {opt.label} failed: {records[0]['error'].splitlines()[0]}")
-    suite.write_cell(task_name, opt.label, records)
-    bar.update()
-  bar.close()
-  suite.write_results()
-  return report.write(
-    suite.outdir,
-    name=config.name,
-    reference=config.reference,
-    r_max=config.r_max,
-    protocol=suite.protocol_json(),
-  )
-
-
 def main(argv: list[str]) -> None:
-  logging.set_verbosity(logging.WARNING)  # orbax logs every file it reads at INFO
-  if len(argv) > 1:
-    job.usage_error(f"unexpected arguments {argv[1:]}")
-  if _CONFIG.value is None:
-    job.usage_error("--config is required, e.g. --config=configs/suite_smoke.py.")
-  summary = compare(_CONFIG.value)
+  cli.start(argv, _CONFIG, example="--config=configs/suite_smoke.py")
+  summary = compare.compare(_CONFIG.value)
   outdir = os.path.abspath(_CONFIG.value.outdir)
   print()
   print(summary)
@@ -77,4 +32,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=job.parse_flags)
+  cli.run(main)

@@ -21,9 +21,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import optax
-from absl import app, flags, logging
+from absl import flags
 from ml_collections import config_flags
 
+import cli
 import learned_opt
 import tasks
 from meta_train import job
@@ -86,8 +87,7 @@ def plot(results: dict[str, dict], task_name: str, path: str) -> None:
 
 
 def main(argv: list[str]) -> None:
-  del argv
-  logging.set_verbosity(logging.WARNING)
+  cli.start(argv)
   config, workdir = _CONFIG.value, _WORKDIR.value
   start = time.monotonic()
   run = job.setup_or_exit(config, workdir)
@@ -131,4 +131,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=job.parse_flags)
+  cli.run(main)

@@ -9,24 +9,21 @@ from __future__ import annotations
 
 import dataclasses
 import signal
-import sys
 import time
 from typing import Any
 
 import jax
 import ml_collections
-from absl import flags, logging
+from absl import logging
 from tqdm import tqdm
 
+import cli
 import learned_opt
 from meta_train import build
 from meta_train import workdir as workdir_lib
 from meta_train.evaluation import Evaluator
 from meta_train.metrics import MetricsWriter
 from meta_train.outer import MetaState
-
-USAGE_ERROR = 2
-
 
 # ---------------------------------------------------------------------------------------
 # Setup: everything that can reject bad input runs before anything is written.
@@ -125,32 +122,12 @@ def run(r: Run) -> MetaState:
 
 
 # ---------------------------------------------------------------------------------------
-# Command-line helpers shared by the front ends.
+# For the front ends: bad input exits with status 2 (`cli.usage_error`).
 # ---------------------------------------------------------------------------------------
-
-
-def usage_error(message: str):
-  """Prints one message and exits with status 2 (bad input)."""
-  print(f"error: {message}", file=sys.stderr)
-  sys.exit(USAGE_ERROR)
-
-
-def parse_flags(argv: list[str]) -> list[str]:
-  """absl flag parsing where a bad flag (e.g. an unknown config key) exits with status 2."""
-  try:
-    return flags.FLAGS(argv)
-  except flags.Error as e:
-    usage_error(str(e))
-  except (AttributeError, KeyError) as e:  # ml_collections: an override of an unknown key
-    while isinstance(e, BaseException) and e.args:
-      e = e.args[0]
-    detail = str(e).replace("\n", " ")
-    overrides = " ".join(a for a in argv[1:] if a.startswith("--config."))
-    usage_error(f"unknown config key in {overrides}: {detail}")
 
 
 def setup_or_exit(config: ml_collections.ConfigDict, workdir: str) -> Run:
   try:
     return setup(config, workdir)
   except ValueError as e:
-    usage_error(str(e))
+    cli.usage_error(str(e))

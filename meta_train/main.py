@@ -12,9 +12,10 @@ touching nothing in the workdir.
 from __future__ import annotations
 
 import jax
-from absl import app, flags, logging
+from absl import flags
 from ml_collections import config_flags
 
+import cli
 from meta_train import job
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a config file (configs/*.py).")
@@ -22,11 +23,7 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints and m
 
 
 def main(argv: list[str]) -> None:
-  logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO
-  if len(argv) > 1:
-    job.usage_error(f"unexpected arguments {argv[1:]}")
-  if _CONFIG.value is None or _WORKDIR.value is None:
-    job.usage_error("both --config and --workdir are required.")
+  cli.start(argv, _CONFIG, _WORKDIR)
   if _CONFIG.value.get("distributed", False):
     jax.distributed.initialize()  # multi-host: every process runs this same command
   run = job.setup_or_exit(_CONFIG.value, _WORKDIR.value)
@@ -38,4 +35,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=job.parse_flags)
+  cli.run(main)

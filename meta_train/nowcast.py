@@ -9,10 +9,11 @@ bad input prints one message and exits with status 2, touching nothing in the wo
 
 from __future__ import annotations
 
-from absl import app, flags, logging
+from absl import flags
 from ml_collections import config_flags
 
-from meta_train import job, nowcast_job
+import cli
+from meta_train import nowcast_job
 
 _CONFIG = config_flags.DEFINE_config_file(
   "config", None, "Path to a config file (configs/nino.py)."
@@ -21,19 +22,15 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for trajectories, che
 
 
 def main(argv: list[str]) -> None:
-  logging.set_verbosity(logging.WARNING)
-  if len(argv) > 1:
-    job.usage_error(f"unexpected arguments {argv[1:]}")
-  if _CONFIG.value is None or _WORKDIR.value is None:
-    job.usage_error("both --config and --workdir are required.")
+  cli.start(argv, _CONFIG, _WORKDIR)
   try:
     r = nowcast_job.setup(_CONFIG.value, _WORKDIR.value)
   except ValueError as e:
-    job.usage_error(str(e))
+    cli.usage_error(str(e))
   try:
     state = nowcast_job.run(r)
   except ValueError as e:  # trajectories of another spec in the workdir
-    job.usage_error(str(e))
+    cli.usage_error(str(e))
   print(
     f"Trained the nowcaster to step {int(state.step)}; it loads with "
     f"learned_opt.load({r.workdir!r}) as nowcast(adam({r.lopt.base_learning_rate}), "
@@ -42,4 +39,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=job.parse_flags)
+  cli.run(main)

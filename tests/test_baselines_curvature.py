@@ -1,4 +1,4 @@
-"""Second-order and curvature methods (T3-01..T3-20) and the shared `baselines.curvature`.
+"""Second-order and curvature methods (T3-01..T3-20) and the shared `baselines.curvature.hessian`.
 
 Each project-written method is checked against an independent numpy transcription of the
 paper's equations for several steps, with random gradients, nonzero parameters and a
@@ -15,8 +15,9 @@ import optax.contrib
 import pytest
 
 import baselines
-from baselines import curvature, perturbation
-from baselines._adahessian import spatial_average
+from baselines import perturbation
+from baselines.curvature import hessian
+from baselines.curvature._adahessian import spatial_average
 
 _STEPS = 6
 _D = 16  # 4 (b) + 12 (w); flat order is ("b", "w"), as jax.flatten_util.ravel_pytree
@@ -109,9 +110,9 @@ def test_hvp_and_hutchinson_sample_match_closed_form():
   f = _loss_fn(a)
   x = _flat(params)
   v = np.random.default_rng(3).normal(size=_D).astype(np.float32)
-  hv = curvature.hvp(f, jax.tree.map(jnp.asarray, params), _unflat(jnp.asarray(v), params))
+  hv = hessian.hvp(f, jax.tree.map(jnp.asarray, params), _unflat(jnp.asarray(v), params))
   np.testing.assert_allclose(_flat(hv), _np_hess(a, x) @ v, rtol=1e-5, atol=1e-5)
-  d = curvature.hutchinson_diag(f, jax.tree.map(jnp.asarray, params), _key(0))
+  d = hessian.hutchinson_diag(f, jax.tree.map(jnp.asarray, params), _key(0))
   # One probe per sample key: regenerate it the same way.
   z = _flat(perturbation.sample(jax.random.split(_key(0), 1)[0], params, 1.0, "rademacher"))
   np.testing.assert_allclose(_flat(d), z * (_np_hess(a, x) @ z), rtol=1e-5, atol=1e-5)
@@ -121,10 +122,10 @@ def test_hvp_and_hutchinson_sample_match_closed_form():
 def test_hutchinson_is_exact_for_a_diagonal_hessian_and_averages_samples():
   h = jnp.linspace(0.5, 3.0, 6)
   f = lambda p: 0.5 * jnp.sum(h * p["x"] ** 2)
-  d = curvature.hutchinson_diag(f, {"x": jnp.ones(6)}, jax.random.PRNGKey(0), num_samples=3)
+  d = hessian.hutchinson_diag(f, {"x": jnp.ones(6)}, jax.random.PRNGKey(0), num_samples=3)
   np.testing.assert_allclose(d["x"], h, rtol=1e-6)
   with pytest.raises(ValueError, match="num_samples"):
-    curvature.hutchinson_diag(f, {"x": jnp.ones(6)}, jax.random.PRNGKey(0), num_samples=0)
+    hessian.hutchinson_diag(f, {"x": jnp.ones(6)}, jax.random.PRNGKey(0), num_samples=0)
 
 
 def test_lanczos_recovers_the_spectrum_and_cg_solves():
@@ -132,31 +133,31 @@ def test_lanczos_recovers_the_spectrum_and_cg_solves():
   f = _loss_fn(a)
   x = _flat(params)
   h = _np_hess(a, x)
-  matvec, flat = curvature.flat_hvp(f, jax.tree.map(jnp.asarray, params))
+  matvec, flat = hessian.flat_hvp(f, jax.tree.map(jnp.asarray, params))
   np.testing.assert_allclose(flat, x, rtol=1e-6)
   v0 = jnp.ones(_D)
-  values, vectors = curvature.lanczos_eigh(matvec, v0, _D)
+  values, vectors = hessian.lanczos_eigh(matvec, v0, _D)
   w, u = np.linalg.eigh(h)
   np.testing.assert_allclose(values, w, rtol=1e-4, atol=1e-4 * w.max())
   # Extreme Ritz vectors are eigenvectors (up to sign).
   for i in (0, -1):
     np.testing.assert_allclose(abs(float(np.dot(vectors[i], u[:, i]))), 1.0, rtol=1e-4)
-  alphas, betas, basis = curvature.lanczos(matvec, v0, 5)
+  alphas, betas, basis = hessian.lanczos(matvec, v0, 5)
   np.testing.assert_allclose(np.asarray(basis) @ np.asarray(basis).T, np.eye(5), atol=1e-5)
   tri = np.diag(alphas) + np.diag(betas, 1) + np.diag(betas, -1)
   np.testing.assert_allclose(np.asarray(basis) @ h @ np.asarray(basis).T, tri, atol=1e-4)
   b = np.random.default_rng(1).normal(size=_D).astype(np.float32)
-  sol = curvature.conjugate_gradient(matvec, jnp.asarray(b), _D + 4, damping=0.3)
+  sol = hessian.conjugate_gradient(matvec, jnp.asarray(b), _D + 4, damping=0.3)
   np.testing.assert_allclose(sol, np.linalg.solve(h + 0.3 * np.eye(_D), b), rtol=1e-4, atol=1e-5)
   # Negative curvature at the first direction: a gradient step (returns b).
-  neg = curvature.conjugate_gradient(lambda v: -v, jnp.asarray(b), 5)
+  neg = hessian.conjugate_gradient(lambda v: -v, jnp.asarray(b), 5)
   np.testing.assert_allclose(neg, b)
 
 
 def test_lanczos_survives_an_exhausted_krylov_space():
   # Two distinct eigenvalues: the Krylov space has dimension 2, later vectors are zero.
   diag = jnp.asarray([1.0, 1.0, 1.0, 4.0, 4.0])
-  values, vectors = curvature.lanczos_eigh(lambda v: diag * v, jnp.ones(5), 5)
+  values, vectors = hessian.lanczos_eigh(lambda v: diag * v, jnp.ones(5), 5)
   assert np.all(np.isfinite(values)) and np.all(np.isfinite(vectors))
   np.testing.assert_allclose(sorted(np.asarray(values))[-1], 4.0, rtol=1e-5)
 
@@ -462,7 +463,7 @@ def test_harpg_matches_reference(normalize):
     x_prev, x = x, x + step
   _close(got, want, rtol=2e-5)
   with pytest.raises(ValueError, match="correction"):
-    from baselines._harpg import scale_by_harpg
+    from baselines.curvature._harpg import scale_by_harpg
 
     scale_by_harpg(correction="none")
 
@@ -575,7 +576,7 @@ def test_kfac_matches_reference():
 
 
 def test_kfac_reshapes_conv_kernels():
-  from baselines._kfac import matrix_shape
+  from baselines.curvature._kfac import matrix_shape
 
   assert matrix_shape((3, 3, 8, 16)) == (72, 16)
   assert matrix_shape((5,)) is None
@@ -757,7 +758,7 @@ def test_mkor_h_switches_to_first_order_steps():
 
 
 def test_mkor_sherman_morrison_and_bad_options():
-  from baselines._mkor import sherman_morrison
+  from baselines.curvature._mkor import sherman_morrison
 
   rng = np.random.default_rng(0)
   m = rng.normal(size=(4, 4))

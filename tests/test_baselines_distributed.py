@@ -19,8 +19,8 @@ import optax
 import pytest
 
 import baselines
-from baselines import _distributed as dist
-from baselines._terngrad import terngrad_uniforms
+from baselines.distributed import communication as dist
+from baselines.distributed._terngrad import terngrad_uniforms
 
 N = 3  # workers
 STEPS = 6
@@ -588,8 +588,7 @@ _SHARDED_SCRIPT = r"""
 import json
 import jax, jax.numpy as jnp, numpy as np, optax
 import baselines
-from baselines import _distributed as dist
-
+from baselines.distributed import communication as dist
 n = 4
 assert len(jax.devices()) == n, jax.devices()
 mesh = dist.worker_mesh()

@@ -8,8 +8,8 @@ import optax.contrib
 import pytest
 
 import baselines
-from baselines._dp_accounting import dp_sgd_epsilon
-from baselines._dp_sgd import per_example_grads
+from baselines.privacy._dp_sgd import per_example_grads
+from baselines.privacy.accounting import dp_sgd_epsilon
 
 B, STEPS = 5, 6
 SHAPES = {"b": (2,), "w": (3, 4)}

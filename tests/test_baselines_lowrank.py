@@ -1,4 +1,4 @@
-"""T2-11..T2-21 (low-rank, subspace, block methods) and the shared toolkit baselines.projection.
+"""T2-11..T2-21 (low-rank, subspace, block methods) and the shared toolkit baselines.lowrank.projection.
 
 Each project-written method is checked against a numpy reference written from the paper's
 update rule, run in float64 on random per-step gradients from nonzero parameters, over a
@@ -20,7 +20,7 @@ import optax.contrib
 import pytest
 
 import baselines
-from baselines import projection as pj
+from baselines.lowrank import projection as pj
 
 STEPS = 8
 RTOL, ATOL = 1e-5, 1e-6

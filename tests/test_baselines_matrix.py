@@ -1,4 +1,4 @@
-"""Matrix optimizers T2-25..T2-36 and their shared infrastructure (`baselines.matrix`).
+"""Matrix optimizers T2-25..T2-36 and their shared infrastructure (`baselines.matrix.common`).
 
 Each project-written rule runs against a numpy reference written from the paper's equations
 (float64), on random per-step gradients from nonzero parameters, for 6 steps. The JAX code
@@ -18,9 +18,9 @@ import optax.contrib
 import pytest
 
 import baselines
-from baselines import matrix
-from baselines._scale import default_last_layer
-from baselines._sinkgd import scale_by_sinkgd, sinkhorn_normalize
+from baselines.matrix import common
+from baselines.matrix._scale import default_last_layer
+from baselines.matrix._sinkgd import scale_by_sinkgd, sinkhorn_normalize
 
 STEPS = 6
 RTOL, ATOL = 1e-5, 1e-6
@@ -74,26 +74,26 @@ def _ns_ref(x, steps, coeffs, normalize=True, eps=1e-7):
 
 def test_labels_and_reshape_rule():
   params = {"conv": jnp.zeros((2, 2, 3, 5)), "w": jnp.zeros((3, 4)), "b": jnp.zeros(4), "s": 0.0}
-  labels = matrix.matrix_labels(params)
+  labels = common.matrix_labels(params)
   assert labels == {"conv": "matrix", "w": "matrix", "b": "fallback", "s": "fallback"}
-  assert matrix.as_matrix(params["conv"]).shape == (12, 5)
-  assert matrix.matrix_shape((7,)) is None
+  assert common.as_matrix(params["conv"]).shape == (12, 5)
+  assert common.matrix_shape((7,)) is None
   with pytest.raises(ValueError, match="at least 2 axes"):
-    matrix.as_matrix(jnp.zeros(3))
+    common.as_matrix(jnp.zeros(3))
 
 
 def test_matrix_optimizer_routes_and_reshapes():
   rng = np.random.default_rng(0)
   g = {"conv": rng.normal(size=(2, 2, 3, 5)), "b": rng.normal(size=4)}
   g = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), g)
-  opt = matrix.matrix_optimizer(scale_by_sinkgd(num_iters=3), optax.sgd(0.5))
+  opt = common.matrix_optimizer(scale_by_sinkgd(num_iters=3), optax.sgd(0.5))
   u, _ = opt.update(g, opt.init(g), g)
   expected = sinkhorn_normalize(g["conv"].reshape(12, 5), num_iters=3).reshape(2, 2, 3, 5)
   np.testing.assert_allclose(u["conv"], expected, rtol=1e-6)
   np.testing.assert_allclose(u["b"], -0.5 * g["b"], rtol=1e-6)
   # A user label function sends everything to the fallback.
-  everything = lambda p: jax.tree.map(lambda _: matrix.FALLBACK, p)
-  opt = matrix.matrix_optimizer(scale_by_sinkgd(), optax.sgd(0.5), label_fn=everything)
+  everything = lambda p: jax.tree.map(lambda _: common.FALLBACK, p)
+  opt = common.matrix_optimizer(scale_by_sinkgd(), optax.sgd(0.5), label_fn=everything)
   u, _ = opt.update(g, opt.init(g), g)
   np.testing.assert_allclose(u["conv"], -0.5 * g["conv"], rtol=1e-6)
 
@@ -107,14 +107,14 @@ def test_matrix_transforms_reject_vectors():
 def test_newton_schulz_matches_reference_and_orthogonalizes(shape):
   x = _w0(shape, seed=3)
   # float32 vs float64 through 5 quintic iterations (coefficients up to 4.8): rtol 1e-4.
-  ours = matrix.newton_schulz(jnp.asarray(x, jnp.float32), steps=5, coeffs=MUON)
+  ours = common.newton_schulz(jnp.asarray(x, jnp.float32), steps=5, coeffs=MUON)
   ref = _ns_ref(x.T, 5, MUON).T if shape[0] > shape[1] else _ns_ref(x, 5, MUON)
   np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-5)
   s = np.linalg.svd(np.asarray(ours), compute_uv=False)
   assert s.min() > 0.6 and s.max() < 1.25, s
   # The cubic iteration converges to the polar factor U V^T.
   u, _, vt = np.linalg.svd(x, full_matrices=False)
-  polar = matrix.newton_schulz(jnp.asarray(x, jnp.float32), steps=40, coeffs=matrix.CUBIC_COEFFS)
+  polar = common.newton_schulz(jnp.asarray(x, jnp.float32), steps=40, coeffs=common.CUBIC_COEFFS)
   np.testing.assert_allclose(polar, u @ vt, atol=1e-4)
 
 
@@ -504,7 +504,7 @@ def test_poet_matches_reference_across_a_merge(neumann_terms):
 
 
 def test_poet_keeps_r_p_orthogonal_and_the_spectrum_fixed():
-  from baselines._poet import cayley
+  from baselines.matrix._poet import cayley
 
   w0, grads = _w0((5, 4), seed=7), _grads((5, 4), seed=8, steps=7)
   opt = baselines.get("poet", learning_rate=0.1, merge_every=4)

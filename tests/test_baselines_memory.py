@@ -279,7 +279,7 @@ def test_smmf_matches_reference():
 
 
 def test_smmf_square_shape():
-  from baselines._smmf import square_shape
+  from baselines.memory._smmf import square_shape
 
   assert square_shape(12) == (4, 3)
   assert square_shape(16) == (4, 4)
@@ -333,7 +333,7 @@ def test_lomo_is_clipped_sgd():
 
 
 def test_dynamic_code_matches_its_bit_layout():
-  from baselines._adam8bit import dynamic_code
+  from baselines.memory._adam8bit import dynamic_code
 
   for signed in (True, False):
     code = dynamic_code(signed)
@@ -470,8 +470,8 @@ def test_quantized_state_is_at_most_1_1_bytes_per_parameter_per_moment(name, num
 
 
 def test_quantizers_round_trip():
-  from baselines._adam8bit import dequantize_blockwise, dynamic_code, quantize_blockwise
-  from baselines._microadam import dequantize_4bit, quantize_4bit
+  from baselines.memory._adam8bit import dequantize_blockwise, dynamic_code, quantize_blockwise
+  from baselines.memory._microadam import dequantize_4bit, quantize_4bit
 
   x = jax.random.normal(jax.random.PRNGKey(0), (1000,))
   code = dynamic_code(True)

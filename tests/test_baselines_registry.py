@@ -20,7 +20,7 @@ import pytest
 import sklearn.datasets
 
 import baselines
-from baselines._registry import NEEDS, Choice, LogRange
+from baselines.registry import NEEDS, Choice, LogRange
 
 IMPLEMENTED = baselines.names()
 _ID = re.compile(r"^T[1-6]-\d\d$")

@@ -476,7 +476,7 @@ def test_bad_hyperparameters_raise(name, bad):
 
 
 def test_mars_base_must_be_known():
-  from baselines._mars import scale_by_mars
+  from baselines.adam_family._mars import scale_by_mars
 
   with pytest.raises(ValueError, match="adamw"):
     scale_by_mars(base="sgd")

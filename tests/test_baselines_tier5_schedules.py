@@ -16,8 +16,8 @@ import pytest
 
 import baselines
 from baselines import merging
-from baselines._adadagrad import inner_product_test_batch_size, norm_test_batch_size
-from baselines._refined_schedule import median_filter, refined_schedule, refined_weights
+from baselines.schedules._adadagrad import inner_product_test_batch_size, norm_test_batch_size
+from baselines.schedules._refined_schedule import median_filter, refined_schedule, refined_weights
 
 _STEPS = 6
 
@@ -401,7 +401,7 @@ def test_optax_entries_are_optax(name):
 
 
 def test_warmup_linear_decay_schedule_values():
-  from baselines._tier5_schedules_entries import warmup_linear_decay_schedule
+  from baselines.schedules.entries import warmup_linear_decay_schedule
 
   sched = warmup_linear_decay_schedule(1.0, 10, 4)
   got = [float(sched(t)) for t in range(11)]

@@ -114,7 +114,7 @@ def test_cautious_lion_matches_numpy():
 
 
 def test_cautious_update_convention_wraps_a_full_optimizer():
-  from baselines._cautious import cautious
+  from baselines.wrappers._cautious import cautious
 
   params, grads = _params(), _grads()
   a, _ = _run(cautious(optax.adam(0.05), convention="update"), params, grads)
@@ -460,9 +460,9 @@ def test_optax_entries_match_optax(name, hparams, direct):
 
 
 def test_bad_options_raise():
-  from baselines._lookahead import lookahead
-  from baselines._nap import normalize_and_project
-  from baselines._sam import sam
+  from baselines.wrappers._lookahead import lookahead
+  from baselines.wrappers._nap import normalize_and_project
+  from baselines.wrappers._sam import sam
 
   with pytest.raises(ValueError, match="gamma must be > 1"):
     baselines.get("norm_growth_limited_adamw", gamma=0.9)
@@ -558,7 +558,7 @@ def test_ranger21_matches_numpy():
 
 
 def test_explore_exploit_schedule_and_ranger21_warmup_rule():
-  from baselines._ranger21 import explore_exploit_schedule, ranger21_warmup_steps
+  from baselines.wrappers._ranger21 import explore_exploit_schedule, ranger21_warmup_steps
 
   sched = explore_exploit_schedule(
     1.0, num_steps=10, warmup_steps=4, warmdown_start_pct=0.6, min_value=0.2
@@ -662,7 +662,7 @@ def _np_kmeans(x, c, iters):
 
 
 def test_sgg_adamw_matches_numpy():
-  from baselines._sgg import sgg
+  from baselines.wrappers._sgg import sgg
 
   lr, b1, K, interval, decay, iters = 0.05, 0.9, 3, 2, 0.5, 5
   params, grads = _params(), _grads(growth=1.2)
@@ -697,7 +697,7 @@ def test_sgg_adamw_matches_numpy():
 
 
 def test_sgg_reclusters_inside_jit_once():
-  from baselines._sgg import sgg
+  from baselines.wrappers._sgg import sgg
 
   opt = sgg(optax.adam(0.01), interval=2)
   params = _to_jax(_params())
@@ -722,7 +722,7 @@ _BLOCK_SHAPES = {
 
 
 def test_default_block_labels():
-  from baselines._blockwise_lr import block_label, default_block_labels
+  from baselines.wrappers._blockwise_lr import block_label, default_block_labels
 
   params = jax.tree.map(
     lambda s: jnp.zeros(s), _BLOCK_SHAPES, is_leaf=lambda x: isinstance(x, tuple)
@@ -749,7 +749,7 @@ def test_blockwise_adamw_matches_numpy():
   grads = [
     jax.tree.map(lambda s: rng.normal(size=s), _BLOCK_SHAPES, is_leaf=is_leaf) for _ in range(STEPS)
   ]
-  from baselines._blockwise_lr import default_block_labels
+  from baselines.wrappers._blockwise_lr import default_block_labels
 
   labels = default_block_labels(params)
   opt = baselines.get("blockwise_adamw", learning_rate=lr)
@@ -773,7 +773,7 @@ def test_blockwise_adamw_matches_numpy():
 
 
 def test_blockwise_lr_custom_labels_and_missing_ratio():
-  from baselines._blockwise_lr import blockwise_lr
+  from baselines.wrappers._blockwise_lr import blockwise_lr
 
   params, grads = _params(), _grads(steps=1)
   labels = lambda p: {"b": "slow", "w": "fast"}
@@ -787,10 +787,10 @@ def test_blockwise_lr_custom_labels_and_missing_ratio():
 
 
 def test_new_wrappers_bad_options_raise():
-  from baselines._fad import fad
-  from baselines._lawn import lawn
-  from baselines._ranger21 import scale_by_pnm
-  from baselines._sgg import sgg
+  from baselines.wrappers._fad import fad
+  from baselines.wrappers._lawn import lawn
+  from baselines.wrappers._ranger21 import scale_by_pnm
+  from baselines.wrappers._sgg import sgg
 
   with pytest.raises(ValueError, match="alpha"):
     fad(optax.sgd(0.1), alpha=1.5)

@@ -18,8 +18,8 @@ import pytest
 
 import baselines
 from baselines import perturbation
-from baselines._deepzero import coordinates
-from baselines._fipso import neighbours
+from baselines.zeroth_order._deepzero import coordinates
+from baselines.zeroth_order._fipso import neighbours
 
 SHAPES = {"b": (5,), "w": (3, 4)}
 STEPS = 6

@@ -1,0 +1,486 @@
+"""Registry entries of the second-order and curvature methods (inventory T3-01 to T3-20).
+
+Methods optax ships (Sophia, L-BFGS, Hutchinson's estimator) are registered with optax's own
+code behind the project's extra args; the rest live in their own `_<name>.py` files beside
+this one and share `baselines.curvature.hessian` (HVPs via `value_fn`, Hutchinson probes from
+`key`, Lanczos, CG). The entry format is in the module docstring of `baselines.registry`.
+"""
+
+from __future__ import annotations
+
+from baselines.curvature._adafisher import adafisher
+from baselines.curvature._adahessian import adahessian
+from baselines.curvature._fosi import fosi
+from baselines.curvature._grad_reg_newton import grad_reg_newton
+from baselines.curvature._harpg import harpg, n_pg_igt
+from baselines.curvature._iterative_newton import iterative_newton
+from baselines.curvature._ivon import ivon
+from baselines.curvature._kfac import kfac
+from baselines.curvature._mfac import mfac
+from baselines.curvature._mkor import mkor, mkor_h
+from baselines.curvature._oasis import oasis
+from baselines.curvature._optax_second_order import hutchinson_newton, lbfgs, sophia
+from baselines.curvature._slq_momentum import slq_momentum
+from baselines.registry import Choice, Entry, LogRange, register
+
+_HVP = ("grad", "value_fn", "key")
+_GN_REASON = (
+  "needs the network's outputs separately from the loss (per-example Jacobian J of the "
+  "outputs and the loss Hessian with respect to the outputs, or the residual vector r), "
+  "to form {what}; the project's extra args give only the scalar batch loss params -> "
+  "loss, from which the Gauss-Newton matrix cannot be separated from the full Hessian. "
+  "A `residual_fn`/`output_fn` extra arg would make it expressible"
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Shipped by optax: registered, never re-implemented.
+# --------------------------------------------------------------------------------------------
+
+register(
+  Entry(
+    name="sophia",
+    factory=sophia,
+    defaults={
+      "learning_rate": 3e-4,
+      "b1": 0.965,
+      "b2": 0.99,
+      "eps": 1e-8,
+      "weight_decay": 1e-4,
+      "gamma": 0.01,
+      "clip_threshold": 1.0,
+      "update_interval": 10,
+    },
+    search_space={
+      "learning_rate": LogRange(1e-4, 1e-1),
+      "gamma": LogRange(1e-3, 1e-1),
+      "weight_decay": LogRange(1e-4, 2e-1),
+    },
+    needs=_HVP,
+    ids=("T3-02",),
+    tier=3,
+    source="optax",
+    paper="Liu et al., Sophia: A Scalable Stochastic Second-order Optimizer for Language Model "
+    "Pre-training, arXiv:2305.14342 (Sophia-H: optax.contrib.sophia)",
+  )
+)
+register(
+  Entry(
+    name="lbfgs",
+    factory=lbfgs,
+    defaults={"learning_rate": None, "memory_size": 10, "scale_init_precond": True},
+    search_space={"memory_size": Choice((5, 10, 20))},
+    needs=("grad", "value", "value_fn"),
+    ids=("T3-12",),
+    tier=3,
+    source="optax",
+    paper="Liu & Nocedal, On the limited memory BFGS method for large scale optimization, "
+    "Math. Programming 45 (1989); optax.lbfgs with optax.scale_by_zoom_linesearch",
+  )
+)
+register(
+  Entry(
+    name="hutchinson_newton",
+    factory=hutchinson_newton,
+    defaults={"learning_rate": 1.0, "eps": 1e-4, "seed": 0},
+    search_space={"learning_rate": LogRange(1e-3, 1.0), "eps": LogRange(1e-6, 1e-1)},
+    needs=("grad", "value_fn"),
+    ids=("T3-16",),
+    tier=3,
+    source="optax",
+    paper="Hutchinson, A stochastic estimator of the trace of the influence matrix for "
+    "Laplacian smoothing splines (1990); Bekas, Kokiopoulou & Saad, An estimator for the "
+    "diagonal of a matrix (2007); the estimator is "
+    "optax.contrib.hutchinson_estimator_diag_hessian, used in a diagonal Newton step",
+  )
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Written here.
+# --------------------------------------------------------------------------------------------
+
+register(
+  Entry(
+    name="adahessian",
+    factory=adahessian,
+    defaults={
+      "learning_rate": 0.15,
+      "b1": 0.9,
+      "b2": 0.999,
+      "eps": 1e-4,
+      "weight_decay": 0.0,
+      "hessian_power": 1.0,
+      "update_interval": 1,
+    },
+    search_space={
+      "learning_rate": LogRange(1e-3, 1.0),
+      "hessian_power": Choice((0.5, 1.0)),
+      "weight_decay": LogRange(1e-5, 1e-2),
+    },
+    needs=_HVP,
+    ids=("T3-01",),
+    tier=3,
+    source="project",
+    paper="Yao et al., ADAHESSIAN: An Adaptive Second Order Optimizer for Machine Learning, "
+    "arXiv:2006.00719",
+  )
+)
+register(
+  Entry(
+    name="oasis",
+    factory=oasis,
+    defaults={"learning_rate": 0.1, "b2": 0.99, "alpha": 1e-5, "adaptive_lr": True},
+    search_space={
+      "learning_rate": LogRange(1e-3, 1.0),
+      "alpha": LogRange(1e-7, 1e-2),
+      "adaptive_lr": Choice((True, False)),
+    },
+    needs=_HVP,
+    ids=("T3-15",),
+    tier=3,
+    source="project",
+    paper="Jahani et al., Doubly Adaptive Scaled Algorithm for Machine Learning Using "
+    "Second-Order Information (OASIS), arXiv:2109.05198",
+  )
+)
+register(
+  Entry(
+    name="mfac",
+    factory=mfac,
+    defaults={
+      "learning_rate": 1e-3,
+      "num_grads": 1024,
+      "damping": 1e-3,
+      "momentum": 0.0,
+      "weight_decay": 0.0,
+    },
+    search_space={
+      "learning_rate": LogRange(1e-4, 1e-1),
+      "damping": LogRange(1e-5, 1e-1),
+      "num_grads": Choice((32, 256, 1024)),
+    },
+    ids=("T3-07",),
+    tier=3,
+    source="project",
+    paper="Frantar, Kurtic & Alistarh, M-FAC: Efficient Matrix-Free Approximations of "
+    "Second-Order Information, arXiv:2107.03356",
+  )
+)
+register(
+  Entry(
+    name="ivon",
+    factory=ivon,
+    defaults={
+      "learning_rate": 0.1,
+      "ess": 1e4,
+      "hess_init": 1.0,
+      "b1": 0.9,
+      "b2": 0.99999,
+      "weight_decay": 1e-4,
+      "mc_samples": 1,
+    },
+    search_space={
+      "learning_rate": LogRange(1e-3, 1.0),
+      "hess_init": LogRange(1e-3, 1.0),
+      "ess": LogRange(1e3, 1e7),
+    },
+    needs=("value_fn", "key"),
+    ids=("T3-13",),
+    tier=3,
+    source="project",
+    paper="Shen et al., Variational Learning is Effective for Large Deep Networks (IVON), "
+    "arXiv:2402.17641",
+  )
+)
+
+register(
+  Entry(
+    name="grad_reg_newton",
+    factory=grad_reg_newton,
+    defaults={"learning_rate": 1.0, "regularization": 1.0, "cg_iters": 10},
+    search_space={
+      "learning_rate": LogRange(0.1, 1.0),
+      "regularization": LogRange(1e-2, 1e2),
+      "cg_iters": Choice((5, 10, 20)),
+    },
+    needs=("grad", "value_fn"),
+    ids=("T3-14",),
+    tier=3,
+    source="project",
+    paper="Semenov, Jaggi & Doikov, Gradient-Normalized Smoothness for Optimization with "
+    "Approximate Hessians, arXiv:2506.13710 (exact Hessian through HVPs, solved by CG)",
+  )
+)
+register(
+  Entry(
+    name="slq_momentum",
+    factory=slq_momentum,
+    defaults={
+      "learning_rate": 1.0,
+      "lanczos_iters": 10,
+      "update_interval": 100,
+      "min_ratio": 1e-3,
+    },
+    search_space={
+      "learning_rate": LogRange(0.1, 1.0),
+      "update_interval": Choice((10, 100)),
+      "min_ratio": LogRange(1e-4, 1e-1),
+    },
+    needs=_HVP,
+    ids=("T3-17",),
+    tier=3,
+    source="project",
+    paper="Granziol, Zohren & Roberts, Learning Rates as a Function of Batch Size: A Random "
+    "Matrix Theory Approach to Neural Network Training, arXiv:2006.09092 (Lanczos spectrum "
+    "edges set Polyak's heavy-ball learning rate and momentum)",
+  )
+)
+register(
+  Entry(
+    name="iterative_newton",
+    factory=iterative_newton,
+    defaults={"learning_rate": 1.0, "newton_iters": 3, "lanczos_iters": 10, "alpha_scale": 1.0},
+    search_space={"learning_rate": LogRange(0.1, 1.0), "newton_iters": Choice((2, 3, 4))},
+    needs=_HVP,
+    ids=("T3-18",),
+    tier=3,
+    source="project",
+    paper="Fu, Chen, Jia & Sharan, Transformers Learn Higher-Order Optimization Methods for "
+    "In-Context Learning: A Study with Linear Models, arXiv:2310.17086 (Iterative Newton "
+    "with Newton-Schulz inverse, applied through HVPs)",
+  )
+)
+_HARPG_PAPER = (
+  "Fatkhullin, Barakat, Kireeva & He, Stochastic Policy Gradient Methods: Improved Sample "
+  "Complexity for Fisher-non-degenerate Policies, arXiv:2302.01734 (recursions applied to a "
+  "loss: batch gradient and HVP in place of the policy-gradient estimators)"
+)
+register(
+  Entry(
+    name="n_pg_igt",
+    factory=n_pg_igt,
+    defaults={"learning_rate": 0.01, "momentum_power": 0.8},
+    search_space={"learning_rate": LogRange(1e-3, 1.0), "momentum_power": Choice((0.5, 0.8))},
+    needs=("value_fn",),
+    ids=("T3-20",),
+    tier=3,
+    source="project",
+    paper=_HARPG_PAPER,
+  )
+)
+register(
+  Entry(
+    name="harpg",
+    factory=harpg,
+    defaults={"learning_rate": 0.01, "momentum_power": 1.0, "normalize": True},
+    search_space={"learning_rate": LogRange(1e-3, 1.0), "normalize": Choice((True, False))},
+    needs=_HVP,
+    ids=("T3-20",),
+    tier=3,
+    source="project",
+    paper=_HARPG_PAPER,
+  )
+)
+
+register(
+  Entry(
+    name="fosi",
+    factory=fosi,
+    defaults={
+      "learning_rate": 1e-3,
+      "base": "adam",
+      "momentum": 0.9,
+      "alpha": 0.1,
+      "num_eigs": 5,
+      "lanczos_iters": 20,
+      "update_interval": 100,
+      "warmup": 100,
+    },
+    search_space={
+      "learning_rate": LogRange(1e-4, 1e-1),
+      "base": Choice(("adam", "momentum")),
+      "alpha": LogRange(1e-2, 1.0),
+    },
+    needs=_HVP,
+    ids=("T3-08",),
+    tier=3,
+    source="project",
+    paper="Sivan, Gabel & Schuster, FOSI: Hybrid First and Second Order Optimization, "
+    "arXiv:2302.08484",
+  )
+)
+register(
+  Entry(
+    name="kfac",
+    factory=kfac,
+    defaults={
+      "learning_rate": 1e-3,
+      "decay": 0.95,
+      "damping": 1e-3,
+      "inverse_update_interval": 10,
+      "momentum": 0.9,
+      "weight_decay": 0.0,
+    },
+    search_space={
+      "learning_rate": LogRange(1e-5, 1e-1),
+      "damping": LogRange(1e-5, 1e-1),
+      "inverse_update_interval": Choice((1, 10, 100)),
+    },
+    ids=("T3-04",),
+    tier=3,
+    source="project",
+    paper="Martens & Grosse, Optimizing Neural Networks with Kronecker-factored Approximate "
+    "Curvature, arXiv:1503.05671 (used by K-FAC Deep Hedging). Simplified: the Kronecker "
+    "factors come from the weight gradient (W_g W_gᵀ, W_gᵀ W_g, exact for one example) since "
+    "the extra args expose no layer activations",
+  )
+)
+register(
+  Entry(
+    name="adafisher",
+    factory=adafisher,
+    defaults={
+      "learning_rate": 1e-3,
+      "b1": 0.9,
+      "gammas": (0.92, 0.008),
+      "damping": 1e-3,
+      "update_interval": 100,
+      "weight_decay": 0.0,
+    },
+    search_space={
+      "learning_rate": LogRange(1e-5, 1e-1),
+      "damping": LogRange(1e-4, 1e-2),
+      "weight_decay": LogRange(1e-5, 1e-1),
+    },
+    ids=("T3-03",),
+    tier=3,
+    source="project",
+    paper="Gomes et al., AdaFisher: Adaptive Second Order Optimization via Fisher Information, "
+    "arXiv:2405.16397. Simplified: the factor diagonals are the row and column energies of "
+    "the weight gradient (exact for one example after min-max normalization) since the "
+    "extra args expose no layer activations",
+  )
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Not applicable: a different problem class, or information the extra args cannot carry.
+# --------------------------------------------------------------------------------------------
+
+_NOT_APPLICABLE = [
+  dict(
+    name="kaisa",
+    ids=("T3-05",),
+    paper="Pauloski et al., KAISA: An Adaptive Second-Order Optimizer Framework for Deep "
+    "Neural Networks, arXiv:2107.01739 (named by MKOR, arXiv:2306.01685)",
+    reason="KAISA changes only where K-FAC's factors, eigendecompositions and preconditioned "
+    "gradients are computed and how they are communicated across workers (the "
+    "grad-worker fraction trades memory for communication); its update is K-FAC's, "
+    "registered here as `kfac`. A single-process optax transform has no workers to shard "
+    "over",
+  ),
+  dict(
+    name="egn",
+    ids=("T3-09",),
+    paper="Korbit et al., Exact Gauss-Newton Optimization for Training Deep Neural Networks, "
+    "arXiv:2405.14402",
+    reason=_GN_REASON.format(
+      what="the batch-space system (J Jᵀ + λI) of the Duncan-Guttman identity"
+    ),
+  ),
+  dict(
+    name="sgn",
+    ids=("T3-10",),
+    paper="Stochastic Gauss-Newton, the baseline of Korbit et al., Exact Gauss-Newton "
+    "Optimization for Training Deep Neural Networks, arXiv:2405.14402",
+    reason=_GN_REASON.format(
+      what="the Gauss-Newton products Jᵀ H_out J v that its CG solve iterates on"
+    ),
+  ),
+  dict(
+    name="levenberg_marquardt",
+    ids=("T3-11",),
+    paper="Höllein et al., 3DGS-LM: Faster Gaussian-Splatting Optimization with "
+    "Levenberg-Marquardt, arXiv:2409.12892",
+    reason=_GN_REASON.format(
+      what="Jᵀ J and Jᵀ r for the damped system (JᵀJ + λ diag JᵀJ) δ = -Jᵀ r"
+    ),
+  ),
+  dict(
+    name="exact_augmented_lagrangian_sketching",
+    ids=("T3-19",),
+    paper="Hong, Na, Mahoney & Kolar, Constrained Optimization via Exact Augmented Lagrangian "
+    "and Randomized Iterative Sketching (ICML 2023)",
+    reason="a method for equality-constrained problems min f(x) s.t. c(x) = 0: it solves the "
+    "Newton system of the Lagrangian (Hessian and constraint Jacobian) by randomized "
+    "sketching and updates Lagrange multipliers, with an exact augmented Lagrangian as "
+    "merit function. The registry's optimizers minimize one unconstrained loss and the "
+    "extra args carry no constraint function c",
+  ),
+]
+for _kw in _NOT_APPLICABLE:
+  register(
+    Entry(
+      factory=None,
+      defaults={},
+      search_space={},
+      needs=(),
+      tier=3,
+      source="project",
+      status="not-applicable",
+      **_kw,
+    )
+  )
+
+
+# --------------------------------------------------------------------------------------------
+# T3-06 MKOR / MKOR-H (gradient-only rank-1 vectors)
+# --------------------------------------------------------------------------------------------
+
+_MKOR_PAPER = (
+  "Mozaffari, Li, Zhang & Mehri Dehnavi, MKOR: Momentum-Enabled Kronecker-Factor-Based "
+  "Optimizer Using Rank-1 Updates, arXiv:2306.01685. Simplified: the rank-1 vectors of the "
+  "Sherman-Morrison factor updates come from the weight gradient's leading singular pair "
+  "(a = sqrt(s) u, delta = sqrt(s) v, by warm-started power iteration) instead of the batch "
+  "means of layer inputs and output gradients, which the extra args do not expose"
+)
+_MKOR_DEFAULTS = {
+  "learning_rate": 1e-2,
+  "gamma": 0.9,
+  "power_iters": 2,
+  "max_inverse": 1e6,
+  "momentum": 0.9,
+  "weight_decay": 0.0,
+}
+register(
+  Entry(
+    name="mkor",
+    factory=mkor,
+    defaults=_MKOR_DEFAULTS,
+    search_space={"learning_rate": LogRange(1e-4, 1.0), "gamma": Choice((0.5, 0.9, 0.99))},
+    ids=("T3-06",),
+    tier=3,
+    source="project",
+    paper=_MKOR_PAPER,
+  )
+)
+register(
+  Entry(
+    name="mkor_h",
+    factory=mkor_h,
+    defaults={
+      **_MKOR_DEFAULTS,
+      "switch_threshold": 1e-3,
+      "switch_decay": 0.9,
+      "min_second_order_steps": 100,
+    },
+    search_space={"learning_rate": LogRange(1e-4, 1.0), "gamma": Choice((0.5, 0.9, 0.99))},
+    needs=("grad", "value"),
+    ids=("T3-06",),
+    tier=3,
+    source="project",
+    paper=_MKOR_PAPER + "; MKOR-H switches to first-order steps once an EMA of the relative "
+    "loss decrease falls below a threshold (our concrete form of the paper's rule)",
+  )
+)

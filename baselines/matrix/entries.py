@@ -1,0 +1,281 @@
+"""Registry entries of the matrix optimizers (inventory T2-25 to T2-36).
+
+Every method here acts on matrices through `baselines.matrix.common`: leaves with two or more
+axes are seen as ``(prod(shape[:-1]), shape[-1])`` matrices, vectors and scalars go to an
+AdamW fallback, and a `label_fn` argument overrides the split. Muon is optax's own; the rest
+live in their own `_<name>.py` files beside this one. The entry format is in the module
+docstring of `baselines.registry`.
+"""
+
+from __future__ import annotations
+
+import jax
+import optax
+import optax.contrib
+
+from baselines.matrix._auon import auon, hybrid_auon
+from baselines.matrix._conda import conda
+from baselines.matrix._mars_shampoo import mars_shampoo
+from baselines.matrix._poet import poet
+from baselines.matrix._riemannian import riemannian_adagrad, riemannian_adam, riemannian_amsgrad
+from baselines.matrix._scale import scale
+from baselines.matrix._shampoo import shampoo
+from baselines.matrix._sinkgd import sinkgd
+from baselines.matrix._soap import soap
+from baselines.matrix._swan import swan
+from baselines.matrix.common import matrix_shape
+from baselines.registry import Choice, Entry, LogRange, register
+
+_LR = LogRange(1e-4, 1.0)
+_ADAPTIVE_LR = LogRange(1e-5, 1e-1)
+_WD = LogRange(1e-4, 1e-1)
+
+
+def muon_dimension_numbers(params: optax.Params):
+  """`optax.contrib.MuonDimensionNumbers` for the reshape rule of `baselines.matrix`.
+
+  Leaves with >= 2 axes: all axes but the last are reduction (input) axes, the last is the
+  output axis; vectors and scalars get None (optax's Adam fallback).
+  """
+
+  def spec(x):
+    if matrix_shape(x.shape) is None:
+      return None
+    return optax.contrib.MuonDimensionNumbers(
+      reduction_axis=tuple(range(x.ndim - 1)), output_axis=x.ndim - 1
+    )
+
+  return jax.tree.map(spec, params)
+
+
+def muon(
+  learning_rate: optax.ScalarOrSchedule,
+  beta: float = 0.95,
+  ns_steps: int = 5,
+  weight_decay: float = 0.0,
+  nesterov: bool = True,
+  adam_learning_rate: optax.ScalarOrSchedule | None = None,
+):
+  """`optax.contrib.muon` with `baselines.matrix`'s reshape rule for tensors of rank >= 3.
+
+  2-D leaves are orthogonalized as they are (optax's default), conv kernels
+  ``(..., in, out)`` as ``(prod(...) * in, out)`` matrices, vectors and scalars get optax's
+  Adam fallback (`adam_learning_rate`, `learning_rate` when None).
+  """
+  return optax.contrib.muon(
+    learning_rate,
+    ns_steps=ns_steps,
+    beta=beta,
+    weight_decay=weight_decay,
+    nesterov=nesterov,
+    adam_learning_rate=adam_learning_rate,
+    muon_weight_dimension_numbers=muon_dimension_numbers,
+  )
+
+
+register(
+  Entry(
+    name="shampoo",
+    factory=shampoo,
+    defaults={
+      "learning_rate": 1e-2,
+      "b1": 0.9,
+      "b2": 1.0,
+      "block_size": 128,
+      "precondition_every": 10,
+      "matrix_eps": 1e-6,
+      "graft": "adagrad",
+      "weight_decay": 0.0,
+    },
+    search_space={
+      "learning_rate": _LR,
+      "b2": Choice((1.0, 0.999)),
+      "matrix_eps": LogRange(1e-8, 1e-4),
+    },
+    ids=("T2-25",),
+    tier=2,
+    source="project",
+    paper="Anil et al., Scalable Second Order Optimization for Deep Learning, arXiv:2002.09018",
+  )
+)
+register(
+  Entry(
+    name="soap",
+    factory=soap,
+    defaults={
+      "learning_rate": 3e-3,
+      "b1": 0.95,
+      "b2": 0.95,
+      "eps": 1e-8,
+      "precondition_frequency": 10,
+      "weight_decay": 0.01,
+    },
+    search_space={
+      "learning_rate": _ADAPTIVE_LR,
+      "precondition_frequency": Choice((1, 10, 100)),
+      "weight_decay": _WD,
+    },
+    ids=("T2-26",),
+    tier=2,
+    source="project",
+    paper="Vyas et al., SOAP: Improving and Stabilizing Shampoo using Adam, arXiv:2409.11321",
+  )
+)
+register(
+  Entry(
+    name="muon",
+    factory=muon,
+    defaults={"learning_rate": 0.02, "beta": 0.95, "ns_steps": 5, "weight_decay": 0.0},
+    search_space={"learning_rate": _LR, "weight_decay": _WD},
+    ids=("T2-27",),
+    tier=2,
+    source="optax",
+    paper="Jordan et al., Muon: An optimizer for hidden layers in neural networks (2024), "
+    "https://kellerjordan.github.io/posts/muon/; Liu et al., Muon is Scalable for LLM "
+    "Training, arXiv:2502.16982",
+  )
+)
+_AUON_PAPER = "Maity, AuON: A Linear-time Alternative to Semi-Orthogonal Momentum Updates, " + (
+  "arXiv:2509.24320"
+)
+register(
+  Entry(
+    name="auon",
+    factory=auon,
+    defaults={"learning_rate": 0.08, "b1": 0.95, "nesterov": True, "weight_decay": 0.0},
+    search_space={"learning_rate": _LR},
+    ids=("T2-28",),
+    tier=2,
+    source="project",
+    paper=_AUON_PAPER,
+  )
+)
+register(
+  Entry(
+    name="hybrid_auon",
+    factory=hybrid_auon,
+    defaults={"learning_rate": 0.08, "b1": 0.95, "nesterov": True, "weight_decay": 0.0},
+    search_space={"learning_rate": _LR},
+    ids=("T2-29",),
+    tier=2,
+    source="project",
+    paper=_AUON_PAPER,
+  )
+)
+register(
+  Entry(
+    name="conda",
+    factory=conda,
+    defaults={
+      "learning_rate": 1e-3,
+      "b1": 0.9,
+      "b2": 0.999,
+      "eps": 1e-8,
+      "update_proj_gap": 2000,
+      "scale": 1.0,
+      "weight_decay": 0.0,
+    },
+    search_space={
+      "learning_rate": _ADAPTIVE_LR,
+      "update_proj_gap": Choice((200, 500, 2000)),
+      "weight_decay": _WD,
+    },
+    ids=("T2-30",),
+    tier=2,
+    source="project",
+    paper="Conda: Column-Normalized Adam for Training Large Language Models Faster, "
+    "arXiv:2509.24218",
+  )
+)
+register(
+  Entry(
+    name="swan",
+    factory=swan,
+    defaults={"learning_rate": 1e-3, "ns_steps": 10, "rescale": True, "weight_decay": 0.0},
+    search_space={"learning_rate": _LR},
+    ids=("T2-31",),
+    tier=2,
+    source="project",
+    paper="Ma et al., SWAN: SGD with Normalization and Whitening Enables Stateless LLM "
+    "Training, arXiv:2412.13148",
+  )
+)
+register(
+  Entry(
+    name="sinkgd",
+    factory=sinkgd,
+    defaults={"learning_rate": 1e-3, "num_iters": 5, "weight_decay": 0.0},
+    search_space={"learning_rate": _LR},
+    ids=("T2-32",),
+    tier=2,
+    source="project",
+    paper="Scetbon et al., Gradient Multi-Normalization for Stateless and Scalable LLM "
+    "Training, arXiv:2502.06742",
+  )
+)
+register(
+  Entry(
+    name="scale",
+    factory=scale,
+    defaults={"learning_rate": 1e-3, "b1": 0.9, "weight_decay": 0.0},
+    search_space={"learning_rate": _LR},
+    ids=("T2-33",),
+    tier=2,
+    source="project",
+    paper="Glentis et al., A Minimalist Optimizer Design for LLM Pretraining, arXiv:2506.16659",
+  )
+)
+register(
+  Entry(
+    name="mars_shampoo",
+    factory=mars_shampoo,
+    defaults={"learning_rate": 3e-3, "b1": 0.95, "gamma": 0.025, "weight_decay": 0.0},
+    search_space={"learning_rate": _LR, "gamma": LogRange(1e-3, 0.1)},
+    ids=("T2-34",),
+    tier=2,
+    source="project",
+    paper="Yuan et al., MARS: Unleashing the Power of Variance Reduction for Training Large "
+    "Models, arXiv:2411.10438",
+  )
+)
+_RIEMANNIAN_PAPER = "Bécigneul & Ganea, Riemannian Adaptive Optimization Methods, arXiv:1810.00760"
+for _name, _factory, _defaults in (
+  ("riemannian_adam", riemannian_adam, {"b1": 0.9, "b2": 0.999, "eps": 1e-8}),
+  ("riemannian_amsgrad", riemannian_amsgrad, {"b1": 0.9, "b2": 0.999, "eps": 1e-8}),
+  ("riemannian_adagrad", riemannian_adagrad, {"eps": 1e-8}),
+):
+  register(
+    Entry(
+      name=_name,
+      factory=_factory,
+      defaults={"learning_rate": 1e-2, "manifold": "euclidean", **_defaults},
+      search_space={"learning_rate": _ADAPTIVE_LR},
+      ids=("T2-36",),
+      tier=2,
+      source="project",
+      paper=_RIEMANNIAN_PAPER,
+    )
+  )
+register(
+  Entry(
+    name="poet",
+    factory=poet,
+    defaults={
+      "learning_rate": 1e-3,
+      "b1": 0.9,
+      "b2": 0.999,
+      "eps": 1e-8,
+      "merge_every": 200,
+      "neumann_terms": None,
+      "weight_decay": 0.0,
+    },
+    search_space={"learning_rate": LogRange(1e-4, 1e-1), "merge_every": Choice((50, 200, 1000))},
+    ids=("T2-35",),
+    tier=2,
+    source="project",
+    paper="Qiu et al., Reparameterized LLM Training via Orthogonal Equivalence Transformation, "
+    "arXiv:2506.08001. Simplified: W0 is the parameters at init and R, P are full Cayley "
+    "transforms of skew-symmetric generators (exact, or the paper's Cayley-Neumann series "
+    "with neumann_terms), not the stochastic block primitives of its memory-efficient variant",
+  )
+)

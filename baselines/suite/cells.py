@@ -1,0 +1,340 @@
+"""The comparison suite's cells: what runs for each (task, optimizer), and where it is kept.
+
+A suite config (`configs/suite_*.py`) names tasks, registered optimizers and learned-optimizer
+checkpoints. `Suite.from_config` checks every name and path before anything is written and
+raises `ValueError` with one message otherwise. Seeds: the *tuning seeds* are
+`0..num_seeds-1`; the *reported seeds* are `rerun_seed_offset..rerun_seed_offset+num_seeds-1`
+(disjoint from the tuning seeds). For each (task, optimizer) cell:
+
+- a registered optimizer runs every point of its tuning grid (the product, over the
+  hyperparameters of `config.tune.params` that are in its search space, of
+  `LogRange.grid(config.tune.grid_points)` or the `Choice` values) with every tuning seed
+  (role "tune"); the setting `baselines.suite.report.select` picks from those runs (the lowest
+  median final validation loss, the one selection the report also makes) is rerun with the
+  reported seeds (role "rerun"), next to its paper-default setting (role "defaults", the
+  `<name>@defaults` column, also on the reported seeds). The rerun reuses the tuning grid's
+  compiled program (`baselines.suite.sweep.Programs`): one compilation per cell, as before.
+- a learned optimizer (`learned_opt.load(path)`) runs untuned, with the reported seeds
+  (role "learned").
+
+So every number the report shows comes from the same reported seeds, none of them the
+seeds a setting was selected on; the tuning seeds serve only the selection and edge flags.
+
+Factories with a training-horizon argument (`num_steps`: schedules) get the suite's
+`num_steps`.
+
+A finished cell is one file `cells/<task>/<optimizer>.jsonl` (written whole, then renamed),
+one JSON record per run; rerunning skips cells whose file exists. A cell that raises is
+recorded as one record with `error` and reported, not retried (delete its file to retry).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import itertools
+import json
+import math
+import os
+import re
+from collections.abc import Callable
+from typing import Any
+
+import ml_collections
+import numpy as np
+import optax
+
+import baselines
+import learned_opt
+import tasks
+from baselines.registry import LogRange
+from baselines.suite import report
+from baselines.suite.sweep import Programs, Protocol, sweep
+from tasks import datasets, zoo
+from tasks.training import eval_steps
+
+LEARNED_PREFIX = "learned:"
+DEFAULTS_SUFFIX = "@defaults"
+MIN_SEEDS = 3
+# Config values that change what a run computes: an output directory keeps one protocol.
+PROTOCOL_KEYS = ("num_steps", "num_evals", "eval_batches", "num_seeds", "rerun_seed_offset", "tune")
+
+
+@dataclasses.dataclass(frozen=True)
+class Optimizer:
+  """One column source: a registered optimizer (tuned and defaults) or a learned one."""
+
+  label: str
+  settings: tuple[dict[str, Any], ...]
+  roles: tuple[str, ...]  # per setting: "tune" (the grid), "defaults" or "learned"
+  make_opt: Callable[[dict[str, Any]], optax.GradientTransformation]
+  extra_args: tuple[str, ...]
+  log_dims: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Suite:
+  """A validated suite: tasks, optimizers, the run protocol and the output directory."""
+
+  name: str
+  outdir: str
+  task_names: tuple[str, ...]
+  optimizers: tuple[Optimizer, ...]
+  protocol: Protocol
+  tuning_seeds: tuple[int, ...]  # the grid's runs: selection and edge flags only
+  seeds: tuple[int, ...]  # the reported runs: reruns, defaults, learned optimizers
+  config: ml_collections.ConfigDict
+
+  @classmethod
+  def from_config(cls, config: ml_collections.ConfigDict) -> Suite:
+    """Checks the config, task names, optimizer names and checkpoints; writes nothing."""
+    if config.num_seeds < MIN_SEEDS:
+      raise ValueError(f"num_seeds={config.num_seeds}: medians and IQRs need at least 3 seeds.")
+    if config.rerun_seed_offset < config.num_seeds:
+      raise ValueError(
+        f"rerun_seed_offset={config.rerun_seed_offset}: the reported seeds must be disjoint "
+        f"from the tuning seeds 0..{config.num_seeds - 1}."
+      )
+    ref_name, _, ref_kind = config.reference.partition("@")
+    if (
+      ref_name not in config.optimizers
+      or ref_kind not in ("", "defaults")
+      or (ref_kind and not config.defaults_column)
+    ):
+      raise ValueError(
+        f"The reference optimizer {config.reference!r} (targets, speedups) must be one of "
+        f"config.optimizers={tuple(config.optimizers)} (its tuned column), or "
+        "'<optimizer>@defaults' with config.defaults_column."
+      )
+    protocol = Protocol(config.num_steps, config.num_evals, config.eval_batches)
+    if config.num_evals < 1 or config.num_steps % config.num_evals:
+      raise ValueError(
+        f"num_steps={config.num_steps} must be a positive multiple of num_evals={config.num_evals}."
+      )
+    spaces = {d for e in baselines.entries() for d in e.search_space}
+    for d in config.tune.params:
+      if d != "*" and d not in spaces:
+        raise ValueError(f"config.tune.params names {d!r}, in no optimizer's search space.")
+    for name in config.tasks:
+      tasks.get(name)  # unknown names fail with close matches
+      for d in zoo.datasets_of(name):
+        reason = datasets.unavailable_reason(d)
+        if reason:
+          raise ValueError(f"Task {name!r}: {reason}")
+    optimizers = [baseline(n, config) for n in config.optimizers]
+    optimizers += [learned(p, config.num_steps) for p in config.learned]
+    labels = [o.label for o in optimizers]
+    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicates:
+      raise ValueError(f"Optimizers named twice (or checkpoints of the same name): {duplicates}.")
+    suite = cls(
+      name=config.name,
+      outdir=os.path.abspath(config.outdir),
+      task_names=tuple(config.tasks),
+      optimizers=tuple(optimizers),
+      protocol=protocol,
+      tuning_seeds=tuple(range(config.num_seeds)),
+      seeds=tuple(range(config.rerun_seed_offset, config.rerun_seed_offset + config.num_seeds)),
+      config=config,
+    )
+    suite.check_outdir()
+    return suite
+
+  # -------------------------------------------------------------------------------------
+  # The output directory.
+  # -------------------------------------------------------------------------------------
+
+  def protocol_json(self) -> dict[str, Any]:
+    return {k: _jsonable(self.config[k]) for k in PROTOCOL_KEYS}
+
+  def check_outdir(self) -> None:
+    """Refuses an output directory written with another protocol, or not writable."""
+    path = os.path.join(self.outdir, "config.json")
+    if os.path.exists(path):
+      with open(path) as f:
+        stored = json.load(f).get("protocol")
+      if stored != self.protocol_json():
+        raise ValueError(
+          f"{self.outdir} holds a comparison run with protocol {stored}, not "
+          f"{self.protocol_json()}; choose another config.outdir or restore those values."
+        )
+    parent = self.outdir
+    while not os.path.exists(parent):
+      parent = os.path.dirname(parent)
+    if not os.access(parent, os.W_OK):
+      raise ValueError(f"Cannot write to {self.outdir} ({parent} is not writable).")
+
+  def cell_path(self, task_name: str, label: str) -> str:
+    return os.path.join(self.outdir, "cells", task_name, re.sub(r"[^\w.@-]", "_", label) + ".jsonl")
+
+  def write_config(self) -> None:
+    os.makedirs(self.outdir, exist_ok=True)
+    record = {"protocol": self.protocol_json(), "config": _jsonable(self.config.to_dict())}
+    _write_atomic(os.path.join(self.outdir, "config.json"), json.dumps(record, indent=1) + "\n")
+
+  def cells(self) -> list[tuple[str, Optimizer]]:
+    return [(t, o) for t in self.task_names for o in self.optimizers]
+
+  def run_cell(self, task_name: str, opt: Optimizer) -> list[dict[str, Any]]:
+    """Runs one cell and returns its records: the tuning grid on the tuning seeds, then the
+    selected setting's rerun and the untuned settings on the reported seeds."""
+    base = {"task": task_name, "optimizer": opt.label}
+    try:
+      task = tasks.get(task_name)
+      protocol = dataclasses.replace(self.protocol, extra_args=opt.extra_args)
+      programs = Programs()
+
+      def run(indices: list[int], roles: list[str], seeds: tuple[int, ...]) -> list[dict]:
+        settings = [opt.settings[i] for i in indices]
+        result = sweep(task, opt.make_opt, settings, seeds, protocol, programs=programs)
+        return [
+          rec
+          for i, role, runs, vmapped in zip(
+            indices, roles, result.runs, result.vmapped, strict=True
+          )
+          for rec in self._records(base, opt, i, role, runs, vmapped, seeds)
+        ]
+
+      tune = [i for i, role in enumerate(opt.roles) if role == "tune"]
+      records = run(tune, ["tune"] * len(tune), self.tuning_seeds) if tune else []
+      reported = [(i, role) for i, role in enumerate(opt.roles) if role != "tune"]
+      if tune:
+        by_setting: dict[int, list[dict]] = {}
+        for r in records:
+          by_setting.setdefault(r["setting"], []).append(r)
+        reported.insert(0, (report.select(by_setting), "rerun"))
+      records += run([i for i, _ in reported], [role for _, role in reported], self.seeds)
+    except Exception as e:  # reported in report.md; the suite goes on
+      return [{**base, "error": f"{type(e).__name__}: {e}"}]
+    return records
+
+  def _records(
+    self,
+    base: dict[str, Any],
+    opt: Optimizer,
+    index: int,
+    role: str,
+    runs: dict[str, np.ndarray],
+    vmapped: bool,
+    seeds: tuple[int, ...],
+  ) -> list[dict[str, Any]]:
+    """One record per seed of setting `index`'s runs (values rounded as results.jsonl keeps
+    them: selection reads these records, as the report does)."""
+    steps = eval_steps(self.protocol.num_steps, self.protocol.num_evals).tolist()
+    column = opt.label + (DEFAULTS_SUFFIX if role == "defaults" else "")
+    return [
+      {
+        **base,
+        "column": column,
+        "role": role,
+        "setting": index,
+        "hparams": _jsonable(opt.settings[index]),
+        "log_dims": list(opt.log_dims),
+        "seed": seed,
+        "vmapped": vmapped,
+        "eval_steps": steps,
+        **{k: _round(v[j]) for k, v in runs.items()},
+      }
+      for j, seed in enumerate(seeds)
+    ]
+
+  def write_cell(self, task_name: str, label: str, records: list[dict[str, Any]]) -> None:
+    path = self.cell_path(task_name, label)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    _write_atomic(path, "".join(json.dumps(r) + "\n" for r in records))
+
+  def write_results(self) -> str:
+    """Concatenates this suite's finished cells into `results.jsonl`; returns its path."""
+    path = os.path.join(self.outdir, "results.jsonl")
+    parts = []
+    for task_name, opt in self.cells():
+      cell = self.cell_path(task_name, opt.label)
+      if os.path.exists(cell):
+        with open(cell) as f:
+          parts.append(f.read())
+    _write_atomic(path, "".join(parts))
+    return path
+
+
+# ---------------------------------------------------------------------------------------
+# Optimizers: grids and learned checkpoints.
+# ---------------------------------------------------------------------------------------
+
+
+def tuning_grid(entry: baselines.Entry, params: tuple[str, ...], points: int) -> list[dict]:
+  """The grid of `entry` over `params` (`"*"`: its whole search space); [{}] when none."""
+  names = [d for d in entry.search_space if "*" in params or d in params]
+  values = [entry.search_space[d].grid(points) for d in names]
+  return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*values)]
+
+
+def default_setting(entry: baselines.Entry, names: list[str]) -> dict[str, Any]:
+  """The paper defaults of the tuned hyperparameters `names` (floats for `LogRange`s)."""
+  out = {}
+  for d in names:
+    if d in entry.defaults and entry.defaults[d] is not None:
+      v = entry.defaults[d]
+      out[d] = float(v) if isinstance(entry.search_space[d], LogRange) else v
+  return out
+
+
+def baseline(name: str, config: ml_collections.ConfigDict) -> Optimizer:
+  """The registered optimizer `name`: its tuning grid and, if asked, its defaults setting."""
+  entry = baselines.entry(name)  # unknown names fail with close matches
+  if entry.status != "implemented":
+    raise ValueError(f"Optimizer {name!r} is not applicable: {entry.reason}")
+  settings = tuning_grid(entry, tuple(config.tune.params), config.tune.grid_points)
+  roles = ["tune"] * len(settings)
+  if config.defaults_column:
+    settings.append(default_setting(entry, list(settings[0])))
+    roles.append("defaults")
+  fixed = {}
+  if "num_steps" in inspect.signature(entry.factory).parameters:
+    fixed["num_steps"] = config.num_steps  # the horizon of a schedule
+  log_dims = tuple(d for d in settings[0] if isinstance(entry.search_space[d], LogRange))
+  return Optimizer(
+    label=name,
+    settings=tuple(settings),
+    roles=tuple(roles),
+    make_opt=lambda setting: baselines.get(name, **fixed, **setting),
+    extra_args=tuple(n for n in entry.needs if n in ("value", "value_fn", "key")),
+    log_dims=log_dims,
+  )
+
+
+def learned(path: str, num_steps: int) -> Optimizer:
+  """A learned-optimizer checkpoint, run untuned; a bad path raises `ValueError`."""
+  try:
+    opt = learned_opt.load(path, num_steps=num_steps)
+  except (learned_opt.CheckpointError, OSError) as e:
+    raise ValueError(f"config.learned: {path!r} is not a learned optimizer: {e}") from None
+  label = LEARNED_PREFIX + os.path.basename(os.path.normpath(path))
+  return Optimizer(label, ({},), ("learned",), lambda setting: opt, ("value",))
+
+
+# ---------------------------------------------------------------------------------------
+# Small helpers.
+# ---------------------------------------------------------------------------------------
+
+
+def _round(x: np.ndarray) -> Any:
+  """A JSON value of `x` with 6 significant digits (NaN and infinities kept)."""
+  if np.ndim(x) == 0:
+    v = float(x)
+    return v if not math.isfinite(v) else float(f"{v:.6g}")
+  return [_round(v) for v in np.asarray(x)]
+
+
+def _jsonable(x: Any) -> Any:
+  if isinstance(x, dict | ml_collections.ConfigDict):
+    return {k: _jsonable(v) for k, v in dict(x).items()}
+  if isinstance(x, list | tuple):
+    return [_jsonable(v) for v in x]
+  return x
+
+
+def _write_atomic(path: str, text: str) -> None:
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    f.write(text)
+  os.replace(tmp, path)
