@@ -387,6 +387,8 @@ _OPTAX = {
   "momo_adam": lambda: optax.contrib.momo_adam(1e-2),
   "sps": lambda: optax.polyak_sgd(1.0),
   "adadagrad": lambda: optax.adagrad(0.1),
+  "prodigy": lambda: optax.contrib.prodigy(1.0),
+  "schedule_free_adamw": lambda: optax.contrib.schedule_free_adamw(0.0025),
 }
 
 

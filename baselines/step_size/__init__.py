@@ -1,5 +1,5 @@
-"""Methods that set their own step size: D-Adaptation, DoG / DoWG / L-DoG, and Polyak steps
-(SPS, MoMo, preconditioned SPS, SANIA).
+"""Methods that set their own step size: D-Adaptation, DoG / DoWG / L-DoG, Prodigy,
+Schedule-Free AdamW, and Polyak steps (SPS, MoMo, preconditioned SPS, SANIA).
 
 One file per rule (`_<name>.py`: its state, `scale_by_<name>`, aliases); `entries.py`
 registers them. Everything listed in `__all__` is re-exported by `baselines`.

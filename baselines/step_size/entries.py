@@ -1,8 +1,9 @@
 """Registry entries of the methods that set their own step size (inventory T5-32 to
-T5-39).
+T5-39), and the learning-rate-free peers optax.contrib ships.
 
-D-Adaptation and DoG / DoWG / L-DoG estimate the distance to the solution on the fly; SPS,
-MoMo, preconditioned SPS and SANIA take Polyak steps from the loss value. Methods optax ships
+D-Adaptation, DoG / DoWG / L-DoG and Prodigy estimate the distance to the solution on the
+fly; SPS, MoMo, preconditioned SPS and SANIA take Polyak steps from the loss value;
+Schedule-Free AdamW replaces the schedule by an average of the iterates. Methods optax ships
 are registered with optax's own function (or a thin factory fixing its arguments); the rest
 live in their own `_<name>.py` files beside this one. The entry format is in the module
 docstring of `baselines.registry`.
@@ -159,6 +160,51 @@ register(
     "Adaptive Learning Rate for Fast Convergence, arXiv:2002.10542",
   )
 )
+register(
+  Entry(
+    name="prodigy",
+    factory=optax.contrib.prodigy,
+    defaults={
+      "learning_rate": 1.0,
+      "betas": (0.9, 0.999),
+      "beta3": None,
+      "eps": 1e-8,
+      "estim_lr0": 1e-6,
+      "estim_lr_coef": 1.0,
+      "weight_decay": 0.0,
+      "safeguard_warmup": False,
+    },
+    search_space={"learning_rate": _LR_FREE},
+    source="optax",
+    paper="Mishchenko & Defazio, Prodigy: An Expeditiously Adaptive Parameter-Free Learner, "
+    "arXiv:2306.06101",
+  )
+)
+# Schedule-Free AdamW trains the point y where gradients are taken; the paper evaluates the
+# averaged point x = optax.contrib.schedule_free_eval_params(state, params). The comparison
+# suite and `tasks.train` evaluate the parameters being trained (y): they have no hook that
+# maps the optimizer state to an evaluation point, so their validation and test losses for
+# this entry are y's (its training losses are y's in any case).
+register(
+  Entry(
+    name="schedule_free_adamw",
+    factory=optax.contrib.schedule_free_adamw,
+    defaults={
+      "learning_rate": 0.0025,
+      "warmup_steps": None,
+      "b1": 0.9,
+      "b2": 0.999,
+      "eps": 1e-8,
+      "weight_decay": 0.0,
+      "weight_lr_power": 2.0,
+    },
+    search_space={"learning_rate": _ADAPTIVE_LR},
+    source="optax",
+    paper="Defazio, Yang, Mehta, Mishchenko, Khaled & Cutkosky, The Road Less Scheduled, "
+    "arXiv:2405.15682",
+  )
+)
+
 
 # --------------------------------------------------------------------------------------------
 # Written here, one file each.
