@@ -40,7 +40,7 @@ demo: setup data
 	$(BIN)/python -m meta_train.demo --workdir=runs/demo
 
 bench: setup
-	$(BIN)/python bench/lopt_step.py
+	$(BIN)/python -m bench.lopt_step
 
 clean:
 	rm -rf $(VENV) .jax_cache runs

@@ -1,6 +1,6 @@
 """Benchmark: one optimizer step of each learned-rule family relative to optax.adam, same run.
 
-    .venv/bin/python bench/lopt_step.py [--sizes 100000,1000000] [--repeats 50]
+    .venv/bin/python -m bench.lopt_step [--sizes 100000,1000000] [--repeats 50]
 
 Prints, per parameter count and optimizer: the median time of one jitted `update` +
 `apply_updates` (gradients passed as an argument; the optimizers timed round-robin, one
@@ -14,13 +14,7 @@ are what to compare across machines.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
-
-# Run as a script, bench/ comes first on sys.path, where bench/baselines.py would shadow the
-# `baselines` package that the feature bank imports; the repository root goes first instead.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jax
 import jax.numpy as jnp

@@ -1,6 +1,6 @@
 """Benchmark: meta-gradient estimators against the bare inner unroll, same run.
 
-    .venv/bin/python bench/meta_step.py [--steps 5]
+    .venv/bin/python -m bench.meta_step [--steps 5]
 
 For each estimator on the default population (configs/quickstart.py's digits_mlp family
 and MLP rule), and for one fixed reference configuration that stays the same from release
@@ -19,13 +19,7 @@ truncation length 50, each task an MLP 64-32-10 (ReLU) with batch 128 on 8x8 dig
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
-
-# Run as a script, bench/ comes first on sys.path, where bench/baselines.py would shadow the
-# `baselines` package: the repository root goes first instead.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jax
 

@@ -1,6 +1,6 @@
 """Benchmark: what a NiNo nowcast costs next to the Adam steps it replaces, same run.
 
-    .venv/bin/python bench/nowcast.py [--checkpoint runs/nino] [--steps 500] [--repeats 5]
+    .venv/bin/python -m bench.nowcast [--checkpoint runs/nino] [--steps 500] [--repeats 5]
 
 Per task: parameters, the neural graph's nodes and edges, the time of one nowcast (the
 graph network's forward pass over a 5-snapshot window) in units of one Adam step, and the
@@ -14,11 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jax
 import jax.numpy as jnp

@@ -1,12 +1,13 @@
 """Benchmark: an 8-point learning-rate sweep of AdamW, vmapped vs one run at a time.
 
-    .venv/bin/python bench/sweep.py [--task digits_mlp_32] [--steps 500] [--points 8] [--seeds 1]
+    .venv/bin/python -m bench.sweep [--task digits_mlp_32] [--steps 500] [--points 8] [--seeds 1]
 
 The same runs (`tasks.training.curve_run`, as the comparison suite runs them) three ways,
 in one process, with the persistent compilation cache off:
 
 - `vmapped`: every learning rate (x seeds) in one jitted, vmapped program
-  (`baselines.sweep.over_settings`, what `baselines.sweep.sweep` compiles for a cell);
+  (`baselines.suite.sweep.over_settings`, what `baselines.suite.sweep.sweep` compiles for a
+  cell);
 - `sequential`: one program per learning rate, compiled with the learning rate as a
   constant (`over_seeds`, what `sweep` falls back to): running the points one by one;
 - `sequential, lr as argument`: one compiled program called once per learning rate (the
@@ -21,21 +22,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
-# This file is bench/sweep.py: keep its folder off sys.path so that `tasks` is the package.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
-sys.path.insert(0, os.path.dirname(_HERE))
+import jax
+import jax.numpy as jnp
+import numpy as np
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-
-import baselines  # noqa: E402
-import tasks  # noqa: E402
-from baselines.sweep import Protocol, over_seeds, over_settings  # noqa: E402
+import baselines
+import tasks
+from baselines.suite.sweep import Protocol, over_seeds, over_settings
 
 
 def _timed(fn, repeats: int) -> tuple[float, float, object]:

@@ -1,6 +1,6 @@
 """Benchmark: peak memory and time per step of MeZO vs Adam on the same MLP, same run.
 
-    .venv/bin/python bench/zeroth_order.py [--width 1024] [--depth 8] [--batch 512]
+    .venv/bin/python -m bench.zeroth_order [--width 1024] [--depth 8] [--batch 512]
 
 Builds a ReLU MLP classifier on a fixed random batch and times one jitted training step
 (loss, direction, `apply_updates`) of `baselines.get("mezo")` (two forward passes, no
@@ -14,13 +14,7 @@ backpropagation keeps its activations. Times are medians over `--repeats` calls.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
-
-# Run as a script, this folder comes first on sys.path and bench/baselines.py would shadow the
-# `baselines` package: put the repository root first.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jax
 import jax.numpy as jnp

@@ -1,7 +1,7 @@
 """Benchmark: update time and optimizer-state bytes of registered baselines against Adam.
 
-    .venv/bin/python bench/baselines.py [--tiers 1] [--layers 4] [--width 512] [--repeats 30]
-    .venv/bin/python bench/baselines.py --tiers 2,3        # = bench/baselines_structured.py
+    .venv/bin/python -m bench.baseline_updates [--tiers 1] [--layers 4] [--width 512] [--repeats 30]
+    .venv/bin/python -m bench.baseline_updates --tiers 2,3        # = bench.baselines_structured
 
 The model is `--layers` matrices of `width x width` plus their biases (4 x 512 x 512: about
 1.05M parameters). Every implemented entry with an id of the chosen tiers runs with its paper
@@ -17,13 +17,7 @@ are named at the end.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
-
-# Run as a script, this file's folder comes first on sys.path and its own name would shadow
-# the `baselines` package: put the repository root first.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jax
 import jax.numpy as jnp

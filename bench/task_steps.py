@@ -1,6 +1,6 @@
 """Benchmark: inner training steps per second of every zoo task with Adam, single and vmapped x8.
 
-    .venv/bin/python bench/tasks.py [--steps 200] [--repeats 3] [--tasks name,name,...]
+    .venv/bin/python -m bench.task_steps [--steps 200] [--repeats 3] [--tasks name,name,...]
 
 One jitted `lax.scan` of `--steps` Adam steps (batch sampling in the graph, the dataset an
 argument) is timed after compilation, median of `--repeats`; "x8" vmaps 8 members (different
@@ -11,21 +11,14 @@ Tasks whose data is missing are listed with the step that provides it.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 
-# This file is bench/tasks.py: keep its folder off sys.path so that `tasks` is the package.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
-sys.path.insert(0, os.path.dirname(_HERE))
+import jax
+import numpy as np
+import optax
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
-import optax  # noqa: E402
-
-import tasks  # noqa: E402
-from tasks import datasets, training, zoo  # noqa: E402
+import tasks
+from tasks import datasets, training, zoo
 
 
 def _runner(task, lr, steps, members):
