@@ -1,7 +1,10 @@
-"""Lists the registry: `python -m baselines.list [--json]`.
+"""Lists the registry: `python -m baselines.list [--json | --markdown]`.
 
-With `--json`, prints a JSON array with one object per entry:
-`{"name", "ids", "tier", "status", "source", "reason"}`. Without it, a readable table.
+Without a flag, a readable table. With `--json`, a JSON array with one object per entry:
+`{"name", "ids", "tier", "status", "source", "reason"}`. With `--markdown`, the document
+committed as `docs/optimizers.md` (`python -m baselines.list --markdown > docs/optimizers.md`;
+a test checks that the two agree): per inventory tier, every entry with its family, ids,
+source and paper, then the entries registered as not applicable, with the reason.
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ import json
 from absl import app, flags
 
 import baselines
+from baselines import registry
 
 _JSON = flags.DEFINE_bool("json", False, "Print a JSON array instead of a table.")
+_MARKDOWN = flags.DEFINE_bool("markdown", False, "Print docs/optimizers.md instead of a table.")
 
 
 def rows() -> list[dict]:
@@ -40,8 +45,61 @@ def table(rs: list[dict]) -> str:
   return "\n".join([fmt(header), *(fmt(c) for c in cells)])
 
 
+def _cell(text: str) -> str:
+  return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown() -> str:
+  """docs/optimizers.md: the registry by tier, then the not-applicable entries."""
+  es = baselines.entries()
+  implemented = [e for e in es if e.status == "implemented"]
+  lines = [
+    "# Optimizers",
+    "",
+    "Generated from the registry by `python -m baselines.list --markdown > docs/optimizers.md`",
+    "(`tests/test_baselines_list.py` checks that this file is the command's output). Each",
+    "entry is built with `baselines.get(name, **hparams)`; its rule and its registration live",
+    "in the subpackage `baselines/<family>/` (the rule in `_<name>.py` where this project",
+    "writes it, the entry in `entries.py`). Source `optax`: optax's own function (or a thin",
+    "factory fixing its arguments); `project`: written here.",
+    "",
+    "Ids and tiers index the project's inventory of the optimization methods named in the",
+    "papers it started from, numbered `T<tier>-<nn>`. Entries without a tier are comparison",
+    "peers outside the inventory.",
+    "",
+    f"{len(implemented)} implemented entries, {len(es) - len(implemented)} not applicable.",
+    "",
+    "| tier | methods |",
+    "| --- | --- |",
+    *(f"| {t} | {what} |" for t, what in registry.TIERS.items()),
+  ]
+  tiers = [*registry.TIERS, None]
+  for tier in tiers:
+    group = [e for e in implemented if e.tier == tier]
+    title = f"Tier {tier}: {registry.TIERS[tier]}" if tier else "Outside the inventory"
+    lines += ["", f"## {title}", "", "| name | family | ids | source | paper |"]
+    lines.append("| --- | --- | --- | --- | --- |")
+    for e in group:
+      ids = ", ".join(e.ids)
+      fam = registry.family(e.name)
+      lines.append(f"| `{e.name}` | {fam} | {ids} | {e.source} | {_cell(e.paper)} |")
+  lines += ["", "## Not applicable", "", "| name | family | ids | tier | why |"]
+  lines.append("| --- | --- | --- | --- | --- |")
+  for e in es:
+    if e.status == "implemented":
+      continue
+    why = f"{e.reason} ({e.paper})" if e.paper else e.reason
+    ids = ", ".join(e.ids)
+    fam = registry.family(e.name)
+    lines.append(f"| `{e.name}` | {fam} | {ids} | {e.tier or ''} | {_cell(why)} |")
+  return "\n".join(lines)
+
+
 def main(argv: list[str]) -> None:
   del argv
+  if _MARKDOWN.value:
+    print(markdown())
+    return
   rs = rows()
   print(json.dumps(rs, indent=1) if _JSON.value else table(rs))
 

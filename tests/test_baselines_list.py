@@ -1,4 +1,5 @@
-"""`python -m baselines.list`: the JSON and table outputs cover every OPTIMIZERS.md id."""
+"""`python -m baselines.list`: the JSON and table outputs cover every inventory id of Tiers 1
+and 5, and docs/optimizers.md is the `--markdown` output."""
 
 import json
 import pathlib
@@ -51,3 +52,13 @@ def test_table_has_a_header_and_one_line_per_entry(rows):
   assert len(lines) == len(rows) + 1
   assert lines[0].split()[:5] == ["name", "ids", "tier", "status", "source"]
   assert [line.split()[0] for line in lines[1:]] == [r["name"] for r in rows]
+
+
+def test_docs_optimizers_md_is_the_markdown_output(rows):
+  with open(ROOT / "docs" / "optimizers.md") as f:
+    committed = f.read()
+  assert committed == _list("--markdown"), (
+    "docs/optimizers.md is stale: python -m baselines.list --markdown > docs/optimizers.md"
+  )
+  for r in rows:
+    assert f"| `{r['name']}` |" in committed
