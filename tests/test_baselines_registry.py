@@ -10,6 +10,8 @@ compiles once, runs inside `optax.chain` and under `vmap`. Extra args (`value`, 
 
 import difflib
 import functools
+import importlib
+import pkgutil
 import re
 
 import jax
@@ -236,3 +238,36 @@ def test_compiles_once_and_works_in_chain_and_vmap(name):
   second = jax.tree.map(lambda x: x[1], batch)
   one, _ = jitted(second, jax.jit(opt.init)(second), keys[1])
   np.testing.assert_allclose(vp["w"][1], one["w"], rtol=1e-5, atol=1e-6)
+
+
+# --------------------------------------------------------------------------------------------
+# The layout: families re-export their rules, and baselines re-exports the families.
+# --------------------------------------------------------------------------------------------
+
+FAMILIES = sorted(
+  m.name for m in pkgutil.iter_modules(baselines.__path__) if m.ispkg and m.name != "suite"
+)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_rule_is_public_as_in_optax(family):
+  """Every `scale_by_<name>`, state and registered factory of a family's rule files is in the
+  family's `__all__` and, but for `merging`, an attribute of `baselines`."""
+  package = importlib.import_module(f"baselines.{family}")
+  factories = {
+    e.factory for e in baselines.entries() if baselines.registry.family(e.name) == family
+  }
+  missing = []
+  for m in pkgutil.iter_modules(package.__path__):
+    if not m.name.startswith("_"):
+      continue
+    module = importlib.import_module(f"baselines.{family}.{m.name}")
+    for name, obj in vars(module).items():
+      public = name.startswith("scale_by_") or (name.endswith("State") and name[0].isupper())
+      if getattr(obj, "__module__", None) == module.__name__ and (public or obj in factories):
+        if name not in package.__all__:
+          missing.append(f"{module.__name__}.{name}")
+  assert not missing, f"not in baselines.{family}.__all__: {missing}"
+  if family != "merging":
+    assert all(getattr(baselines, n) is getattr(package, n) for n in package.__all__)
+  assert all(baselines.registry.family(e.name) in FAMILIES for e in baselines.entries())
