@@ -1,4 +1,5 @@
-"""T2-11..T2-21 (low-rank, subspace, block methods) and the shared toolkit baselines.lowrank.projection.
+"""T2-11..T2-21 (low-rank, subspace, block methods) and their shared toolkit
+`baselines.lowrank.projection`.
 
 Each project-written method is checked against a numpy reference written from the paper's
 update rule, run in float64 on random per-step gradients from nonzero parameters, over a
