@@ -1,19 +1,21 @@
 """Learned optimizers: a learned optimizer is a function from meta-parameters to optax.
 
 >>> import learned_opt
+>>> opt = learned_opt.load("pretrained:residual_muon_v1", num_steps=1000)  # shipped, offline
 >>> opt = learned_opt.load("runs/demo")          # an optax.GradientTransformationExtraArgs
 >>> state = opt.init(params)
 >>> updates, state = opt.update(grads, state, params)
 
 Architectures (`learned_opt.names()`): `mlp` (per-parameter MLP), `velo` (per-tensor LSTM
 mixing a bank of MLPs), `celo` (a learned scheduler over any rule), `celo2` (orthogonalized,
-RMS-normalized, loss- and horizon-free), `learned_sgd`; their inputs come from the feature
-bank, `learned_opt.features`. And `nino`: a graph network over the neural graph
-(`learned_opt.neural_graph`) that nowcasts parameters, used through the optax wrapper
-`nowcast(base, predict, every=, context=)`.
+RMS-normalized, loss- and horizon-free), `learned_sgd`, `residual_muon` (Muon plus a
+learned residual direction and a learned horizon-aware schedule: the shipped `pretrained:`
+rule); their inputs come from the feature bank, `learned_opt.features`. And `nino`: a
+graph network over the neural graph (`learned_opt.neural_graph`) that nowcasts parameters,
+used through the optax wrapper `nowcast(base, predict, every=, context=)`.
 """
 
-from learned_opt import features, neural_graph
+from learned_opt import features, neural_graph, pretrained
 from learned_opt.base import LearnedOptimizer, MetaParams
 from learned_opt.celo import Celo, scale_by_learned_schedule
 from learned_opt.celo2 import Celo2, celo2
@@ -31,6 +33,7 @@ from learned_opt.mup import scale_by_mup
 from learned_opt.nino import Nino
 from learned_opt.nowcast import linear_extrapolation, nowcast
 from learned_opt.registry import get, names
+from learned_opt.residual_muon import ResidualMuon, residual_muon
 from learned_opt.velo import VeLO, velo
 
 __all__ = [
@@ -42,6 +45,7 @@ __all__ = [
   "MLPLOpt",
   "MetaParams",
   "Nino",
+  "ResidualMuon",
   "VeLO",
   "celo2",
   "features",
@@ -53,8 +57,10 @@ __all__ = [
   "names",
   "neural_graph",
   "nowcast",
+  "pretrained",
   "read_record",
   "record",
+  "residual_muon",
   "save",
   "scale_by_learned_schedule",
   "scale_by_mup",

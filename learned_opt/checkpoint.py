@@ -5,13 +5,15 @@ A learned-optimizer checkpoint is a directory with two orbax items:
     theta/   the meta-parameters (orbax StandardSave)
     lopt/    a JSON record: {"format_version", "architecture", "config", "features"}
 
-`learned_opt.load(path)` accepts such a directory, or a meta-training workdir (it then
-takes the newest step under `workdir/checkpoints/`), and rebuilds the optax optimizer from
-the record alone. Nothing in a checkpoint is executed: the record is JSON, theta is arrays.
+`learned_opt.load(path)` accepts such a directory, a meta-training workdir (it then
+takes the newest step under `workdir/checkpoints/`), or `pretrained:<name>` (a checkpoint
+shipped in the package, `learned_opt.pretrained.names()`), and rebuilds the optax optimizer
+from the record alone. Nothing in a checkpoint is executed: the record is JSON, theta is arrays.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
@@ -20,7 +22,7 @@ import optax
 import orbax.checkpoint as ocp
 from absl import logging as absl_logging
 
-from learned_opt import registry
+from learned_opt import pretrained, registry
 from learned_opt.base import LearnedOptimizer, MetaParams
 
 FORMAT_VERSION = 2  # 2: the record lists the features; "mlp" configs list features
@@ -82,7 +84,13 @@ def save(path: str | os.PathLike, lopt: LearnedOptimizer, theta: MetaParams) -> 
 
 
 def resolve(path: str | os.PathLike) -> str:
-  """The checkpoint directory `path` refers to (itself, or a workdir's newest step)."""
+  """The checkpoint directory `path` refers to (itself, a workdir's newest step, or the
+  shipped checkpoint `pretrained:<name>`)."""
+  if os.fspath(path).startswith(pretrained.PREFIX):
+    try:
+      return pretrained.path(os.fspath(path))
+    except ValueError as e:
+      raise CheckpointError(str(e)) from None
   path = os.path.abspath(os.fspath(path))
   if _is_checkpoint(path):
     return path
@@ -172,14 +180,28 @@ def load_theta(path: str | os.PathLike) -> tuple[LearnedOptimizer, MetaParams]:
 
 
 def load(
-  path: str | os.PathLike, *, num_steps: int | None = None
+  path: str | os.PathLike, *, num_steps: int | None = None, **overrides: Any
 ) -> optax.GradientTransformationExtraArgs:
-  """The optax optimizer stored at `path` (a checkpoint directory or a meta-training workdir).
+  """The optax optimizer stored at `path` (a checkpoint directory, a meta-training workdir,
+  or `pretrained:<name>`).
+
+  `num_steps` is the training horizon, for rules that read it. `overrides` replace fields
+  of the stored configuration that do not change theta's shapes, e.g. `learning_rate=` of
+  a rule that takes one; an unknown field or one that changes theta is a `CheckpointError`.
 
   Example:
-    >>> opt = learned_opt.load("runs/demo")
+    >>> opt = learned_opt.load("pretrained:residual_muon_v1", num_steps=1000)
     >>> state = opt.init(params)
     >>> updates, state = opt.update(grads, state, params)
   """
   lopt, theta = load_theta(path)
+  if overrides:
+    fields = {f.name for f in dataclasses.fields(lopt)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+      raise CheckpointError(
+        f"{lopt.architecture!r} has no option {unknown}; its options are {sorted(fields)}."
+      )
+    lopt = dataclasses.replace(lopt, **overrides)
+    check_theta(lopt, theta, where=f"theta in {resolve(path)} with {overrides}")
   return lopt.opt(theta, num_steps=num_steps)

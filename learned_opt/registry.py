@@ -12,10 +12,11 @@ from learned_opt.celo2 import Celo2
 from learned_opt.learned_sgd import LearnedSGD
 from learned_opt.mlp_lopt import MLPLOpt
 from learned_opt.nino import Nino
+from learned_opt.residual_muon import ResidualMuon
 from learned_opt.velo import VeLO
 
 _ARCHITECTURES: dict[str, type[LearnedOptimizer]] = {
-  cls.architecture: cls for cls in (MLPLOpt, VeLO, Celo, Celo2, LearnedSGD, Nino)
+  cls.architecture: cls for cls in (MLPLOpt, VeLO, Celo, Celo2, LearnedSGD, Nino, ResidualMuon)
 }
 
 

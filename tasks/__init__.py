@@ -15,7 +15,7 @@ from tasks.base import (
   Task,
   TaskFamily,
 )
-from tasks.heldout import META_TEST, META_TRAIN, sample_family
+from tasks.heldout import META_TEST, META_TRAIN, META_VALID, sample_family
 from tasks.language import LSTMLM, LMFamily, TextSampler, TransformerLM
 from tasks.mlp_classifier import MLPClassifier, MLPClassifierFamily
 from tasks.quadratic import Quadratic, QuadraticFamily
@@ -29,6 +29,7 @@ __all__ = [
   "LSTMLM",
   "META_TEST",
   "META_TRAIN",
+  "META_VALID",
   "SPLITS",
   "ArraySampler",
   "BatchSampler",

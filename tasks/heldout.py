@@ -10,6 +10,11 @@ and width (see WORKSPACE.md, "Held-out split"):
   2-layer transformers and 10-d Rosenbrock are meta-test only;
 - widths: meta-training MLP/LM widths are <= 32; meta-test widths are 64 and 128.
 
+META_VALID is for choosing between meta-training recipes: tasks of the meta-training kinds
+(datasets digits, the MNIST subset and Shakespeare; MLPs of depth <= 2, logistic regression,
+1-layer transformers) at a width (48) or activation (silu, gelu) no meta-training task has.
+Recipes are ranked there; META_TEST is only reported, never tuned to.
+
 `sample_family(name, key, split=...)` draws a family's architecture (everything that sets
 parameter shapes) from that split's space; `family.sample(key)` then draws members.
 """
@@ -35,6 +40,12 @@ META_TRAIN: tuple[str, ...] = (
   "mnist_subset_mlp_32",
   "shakespeare_transformer",
   "shakespeare_lstm",
+)
+META_VALID: tuple[str, ...] = (
+  "digits_mlp_48_silu",
+  "mnist_subset_mlp_48x48_gelu",
+  "mnist_subset_logreg",
+  "shakespeare_transformer_w48",
 )
 META_TEST: tuple[str, ...] = (
   "quadratic_100d_illcond_noisy",
@@ -101,9 +112,11 @@ SPACES: dict[str, dict[str, dict[str, tuple[Any, ...]]]] = {
 
 
 def split_of(task_name: str) -> str:
-  """`meta_train` or `meta_test` for zoo task `task_name`."""
+  """`meta_train`, `meta_valid` or `meta_test` for zoo task `task_name`."""
   if task_name in META_TRAIN:
     return "meta_train"
+  if task_name in META_VALID:
+    return "meta_valid"
   if task_name in META_TEST:
     return "meta_test"
   raise ValueError(f"Task {task_name!r} is in neither split.")

@@ -63,6 +63,13 @@ _ENTRIES: dict[str, _Entry] = {
   "fashion_mnist_autoencoder_16px": _e(
     MLPAutoencoder, 1e-2, **_FASHION, hidden=(64, 16), resolution=16
   ),
+  # Meta-validation (tasks.heldout.META_VALID): unseen widths/activations of meta-train kinds.
+  "digits_mlp_48_silu": _e(MLPClassifier, 1e-2, **_DIGITS, hidden=(48,), activation="silu"),
+  "mnist_subset_mlp_48x48_gelu": _e(
+    MLPClassifier, 1e-2, **_MNIST, hidden=(48, 48), activation="gelu", resolution=16
+  ),
+  "mnist_subset_logreg": _e(MLPClassifier, 1e-2, **_MNIST, hidden=(), resolution=16),
+  "shakespeare_transformer_w48": _e(TransformerLM, 3e-3, corpus="shakespeare", width=48),
   # Character language models.
   "shakespeare_transformer": _e(TransformerLM, 3e-3, corpus="shakespeare"),
   "shakespeare_lstm": _e(LSTMLM, 1e-2, corpus="shakespeare"),

@@ -271,8 +271,15 @@ def test_reparameterization_keeps_the_function_and_scales_gradients():
 
 
 def test_heldout_split_covers_the_zoo_and_differs():
-  assert not set(tasks.META_TRAIN) & set(tasks.META_TEST)
-  assert set(tasks.META_TRAIN) | set(tasks.META_TEST) == set(tasks.names())
+  splits = (set(tasks.META_TRAIN), set(tasks.META_VALID), set(tasks.META_TEST))
+  assert sum(map(len, splits)) == len(set.union(*splits)) == len(tasks.names())
+  assert {heldout.split_of(n) for n in tasks.META_VALID} == {"meta_valid"}
+  # Meta-validation tasks are of the meta-training kinds and datasets, at unseen settings.
+  valid_data = {d for n in tasks.META_VALID for d in zoo.datasets_of(n)}
+  valid_kinds = {type(tasks.get(n)).__name__ for n in tasks.META_VALID}
+  train_kinds_data = {d for n in tasks.META_TRAIN for d in zoo.datasets_of(n)}
+  assert valid_data <= train_kinds_data
+  assert valid_kinds <= {type(tasks.get(n)).__name__ for n in tasks.META_TRAIN}
   train_data = {d for n in tasks.META_TRAIN for d in zoo.datasets_of(n)}
   test_data = {d for n in tasks.META_TEST for d in zoo.datasets_of(n)}
   assert test_data - train_data >= {"fashion_mnist", "bible", "jargon"}

@@ -1,0 +1,78 @@
+"""The curves of a meta-training run as a PNG: meta-loss per family, and the periodic
+evaluation losses on held-out tasks, against the meta-step.
+
+    python -m meta_train.plot_run --workdir=runs/pretrain --out=runs/pretrain/curves.png
+
+Reads `DIR/metrics.jsonl` (one JSON object per logged step; see WORKSPACE.md). The
+meta-loss is smoothed by a running median over `--window` logged steps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import matplotlib
+import numpy as np
+from absl import app, flags
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "A meta-training workdir.", required=True)
+_OUT = flags.DEFINE_string("out", None, "The PNG to write (default: DIR/curves.png).")
+_WINDOW = flags.DEFINE_integer("window", 20, "Running-median window, in logged steps.")
+
+
+def read_metrics(workdir: str) -> list[dict]:
+  """The records of `workdir/metrics.jsonl`, in order; a missing file is a `ValueError`."""
+  path = os.path.join(workdir, "metrics.jsonl")
+  if not os.path.isfile(path):
+    raise ValueError(f"{path} does not exist: is {workdir} a meta-training workdir?")
+  with open(path) as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
+def running_median(x: np.ndarray, window: int) -> np.ndarray:
+  """The median of the last `window` values at each index (fewer at the start)."""
+  return np.array([np.median(x[max(0, i - window + 1) : i + 1]) for i in range(len(x))])
+
+
+def plot(records: list[dict], out: str, window: int) -> None:
+  """Writes the meta-loss (per family) and eval-loss panels of `records` to `out`."""
+  losses = sorted(k for r in records for k in r if k.endswith("/meta_loss"))
+  evals = sorted({k for r in records for k in r if k.startswith("eval/") and "valid" in k})
+  fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+  for key in dict.fromkeys(losses):
+    rows = [(r["step"], r[key]) for r in records if key in r]
+    steps, values = np.array(rows).T
+    axes[0].plot(steps, running_median(values, window), label=key.split("/")[0])
+  axes[0].set(xlabel="meta-step", ylabel="meta-loss (running median)", yscale="log")
+  axes[0].legend(fontsize=8)
+  for key in evals:
+    rows = [(r["step"], r[key]) for r in records if key in r]
+    steps, values = np.array(rows).T
+    axes[1].plot(steps, values, marker="o", label=key.split("/")[1])
+  axes[1].set(xlabel="meta-step", ylabel="held-out validation loss", yscale="log")
+  if evals:
+    axes[1].legend(fontsize=8)
+  fig.tight_layout()
+  fig.savefig(out, dpi=100)
+  plt.close(fig)
+
+
+def main(argv):
+  del argv
+  try:
+    records = read_metrics(_WORKDIR.value)
+  except ValueError as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(2)
+  out = _OUT.value or os.path.join(_WORKDIR.value, "curves.png")
+  plot(records, out, _WINDOW.value)
+  print(f"Wrote {out}.")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,112 @@
+"""The residual_muon rule: at init it is optax's Muon under a linear decay to zero; its learned
+parts (residual direction, step sizes, schedule) act as documented."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import learned_opt
+from learned_opt.residual_muon import schedule_multiplier
+
+T = 12
+
+
+def _params(key):
+  k = jax.random.split(key, 4)
+  return {
+    "w": jax.random.normal(k[0], (6, 5)),  # fan_in < fan_out: Muon scales by sqrt(5/6 < 1) -> 1
+    "w_wide": jax.random.normal(k[1], (3, 9)),  # sqrt(9 / 3)
+    "conv": jax.random.normal(k[2], (2, 2, 3, 4)),  # seen as (12, 4)
+    "b": jax.random.normal(k[3], (5,)),
+    "scale": jnp.ones([]),
+  }
+
+
+def _run(opt, params, steps=T):
+  state = opt.init(params)
+  updates = []
+  for t in range(steps):
+    g = jax.tree.map(
+      lambda x, t=t: jax.random.normal(jax.random.fold_in(jax.random.PRNGKey(7), t), x.shape),
+      params,
+    )
+    u, state = opt.update(g, state, params)
+    params = optax.apply_updates(params, u)
+    updates.append(u)
+  return updates
+
+
+def _muon_dims(params):
+  from baselines import get  # the registry's Muon reshapes conv kernels as (prod(...) * in, out)
+
+  return get("muon", learning_rate=optax.linear_schedule(0.02, 0.0, T))
+
+
+def test_init_is_muon_with_linear_decay_to_zero():
+  lopt = learned_opt.get("residual_muon")
+  theta = lopt.init(jax.random.PRNGKey(0))
+  params = _params(jax.random.PRNGKey(1))
+  ours = _run(lopt.opt(theta, num_steps=T), params)
+  ref = _run(_muon_dims(params), params)
+  for a, b in zip(ours, ref, strict=True):
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+      np.testing.assert_allclose(x, y, rtol=2e-4, atol=2e-7)
+  # The last step is 1/T of the first step's scale: the decay reaches zero at T.
+  assert float(jnp.abs(ours[-1]["w"]).max()) < 0.2 * float(jnp.abs(ours[0]["w"]).max())
+
+
+def test_schedule_is_linear_decay_times_learned_knots():
+  knots = jnp.array([0.0, jnp.log(2.0), 0.0])  # x2 at mid-training, linear in between
+  mults = [float(schedule_multiplier(knots, jnp.asarray(t), 100)) for t in (0, 25, 50, 75, 100)]
+  expected = [1.0, 0.75 * 2**0.5, 0.5 * 2.0, 0.25 * 2**0.5, 0.0]
+  np.testing.assert_allclose(mults, expected, rtol=1e-5)
+
+
+def test_learned_parts_move_the_update():
+  lopt = learned_opt.get("residual_muon", hidden_sizes=(4,))
+  theta = lopt.init(jax.random.PRNGKey(0))
+  params = _params(jax.random.PRNGKey(1))
+  base = _run(lopt.opt(theta, num_steps=T), params, steps=2)[-1]
+  # The step sizes: matrices and vectors scale separately.
+  bigger = {**theta, "log_lr": {"matrix": jnp.log(3.0), "vector": jnp.zeros([])}}
+  moved = _run(lopt.opt(bigger, num_steps=T), params, steps=2)[-1]
+  np.testing.assert_allclose(moved["w"], 3 * base["w"], rtol=1e-5)
+  np.testing.assert_allclose(moved["b"], base["b"], rtol=1e-6)
+  # The residual direction changes the update; `learn_direction=False` ignores it.
+  layers = jax.tree.map(lambda x: x + 0.5, theta["layers"])
+  corrected = _run(lopt.opt({**theta, "layers": layers}, num_steps=T), params, steps=2)[-1]
+  assert float(jnp.abs(corrected["w"] - base["w"]).max()) > 1e-3
+  assert float(jnp.abs(corrected["b"] - base["b"]).max()) > 1e-3
+  frozen = learned_opt.get("residual_muon", hidden_sizes=(4,), learn_direction=False)
+  same = _run(frozen.opt({**theta, "layers": layers}, num_steps=T), params, steps=2)[-1]
+  np.testing.assert_allclose(same["w"], base["w"], rtol=1e-6)
+
+
+def test_needs_the_horizon_and_rejects_loss_features():
+  lopt = learned_opt.get("residual_muon")
+  opt = lopt.opt(lopt.init(jax.random.PRNGKey(0)))
+  params = {"w": jnp.ones((3, 3))}
+  with pytest.raises(ValueError, match="num_steps=N"):
+    opt.update(params, opt.init(params), params)
+  with pytest.raises(ValueError, match="does not read the loss"):
+    learned_opt.get("residual_muon", features=("grad", "loss_log_ratio_ema"))
+
+
+def test_meta_training_signal_is_finite_under_jit_and_vmap():
+  lopt = learned_opt.get("residual_muon", hidden_sizes=(4,))
+  theta = lopt.init(jax.random.PRNGKey(0))
+  params = {"w": jnp.ones((4, 3)) * 0.1, "b": jnp.zeros((3,))}
+
+  def loss_after(theta, num_steps):
+    opt = lopt.opt(theta, num_steps=num_steps)
+    state, p = opt.init(params), params
+    for _ in range(3):
+      g = jax.grad(lambda q: jnp.sum((q["w"].sum(0) + q["b"] - 1.0) ** 2))(p)
+      u, state = opt.update(g, state, p)
+      p = optax.apply_updates(p, u)
+    return jnp.sum((p["w"].sum(0) + p["b"] - 1.0) ** 2)
+
+  losses = jax.jit(jax.vmap(loss_after, in_axes=(None, 0)))(theta, jnp.array([10, 100]))
+  assert np.all(np.isfinite(losses)) and losses[1] < losses[0] + 1e-6
