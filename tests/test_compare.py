@@ -20,7 +20,7 @@ import pytest
 import baselines
 import learned_opt
 import tasks
-from baselines.suite import compare, report, scores
+from baselines.suite import compare, report, scoring
 from baselines.suite.sweep import Programs, Protocol, sweep
 from configs import suite_smoke
 
@@ -218,21 +218,21 @@ def test_sweep_reuses_a_kept_program():
 
 def test_steps_to_target_profile_and_iqm():
   steps = np.array([10, 20, 30, 40])
-  assert scores.steps_to_target(np.array([5.0, 3.0, 2.0, 1.0]), steps, 2.0) == 30
-  assert scores.steps_to_target(np.array([5.0, np.nan, np.nan, 3.0]), steps, 2.0) == np.inf
+  assert scoring.steps_to_target(np.array([5.0, 3.0, 2.0, 1.0]), steps, 2.0) == 30
+  assert scoring.steps_to_target(np.array([5.0, np.nan, np.nan, 3.0]), steps, 2.0) == np.inf
   times = np.array([[10.0, 20.0], [20.0, np.inf], [40.0, 10.0]])
-  ratio = scores.ratios(times)
+  ratio = scoring.ratios(times)
   np.testing.assert_array_equal(ratio, [[1, 2], [2, np.inf], [4, 1]])
-  score = scores.integrated_score(ratio, r_max=4.0)
+  score = scoring.integrated_score(ratio, r_max=4.0)
   np.testing.assert_allclose(score, [(1 + 2 / 3) / 2, (2 / 3) / 2, 1 / 2])
   taus = np.linspace(1, 4, 30001)  # the closed form is the area under rho(tau), / (r_max - 1)
-  area = np.trapezoid(scores.profile(ratio, taus), taus, axis=-1) / 3
+  area = np.trapezoid(scoring.profile(ratio, taus), taus, axis=-1) / 3
   np.testing.assert_allclose(area, score, atol=1e-3)
   np.testing.assert_array_equal(
-    scores.speedups(np.array([10.0, np.inf]), np.array([20.0, 40.0])), [2, 0]
+    scoring.speedups(np.array([10.0, np.inf]), np.array([20.0, 40.0])), [2, 0]
   )
-  assert scores.iqm(np.array([1, 2, 3, 4, 100, 0, 5, 6])) == 3.5  # mean of 2, 3, 4, 5
-  assert scores.ratios(np.array([[np.inf], [np.inf]])).tolist() == [[np.inf], [np.inf]]
+  assert scoring.iqm(np.array([1, 2, 3, 4, 100, 0, 5, 6])) == 3.5  # mean of 2, 3, 4, 5
+  assert scoring.ratios(np.array([[np.inf], [np.inf]])).tolist() == [[np.inf], [np.inf]]
 
 
 @pytest.mark.parametrize(

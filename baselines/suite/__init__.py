@@ -5,7 +5,7 @@ next to learned optimizers, and one report. `python -m baselines.compare` runs i
   cells.py     `Suite`: validated config, tuning grids, defaults, learned checkpoints; cells
   sweep.py     settings x seeds of one task as one jitted program
   report.py    selection, tables, targets, scores, figures from `results.jsonl` alone
-  scores.py    steps to target, performance profiles, IQM speedups
+  scoring.py   steps to target, performance profiles, IQM speedups
   plots.py     the report's figures
 
 The only part of `baselines` that imports `tasks` and `learned_opt`; `baselines` itself

@@ -17,6 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from baselines.suite import scoring
+
 
 def _style(role: str, index: int) -> dict[str, Any]:
   color = plt.get_cmap("tab20")((2 * index + index // 10) % 20)  # dark hues, then light ones
@@ -65,7 +67,7 @@ def profile(
 ) -> str:
   """The performance profile rho(tau) of every column on [1, r_max], labelled with scores."""
   taus = np.linspace(1.0, r_max, 301)
-  rho = scores.profile(ratios, taus)
+  rho = scoring.profile(ratios, taus)
   fig, ax = plt.subplots(figsize=(10, 5.5))
   order = sorted(range(len(names)), key=lambda i: -scores[i])
   for rank, i in enumerate(order):

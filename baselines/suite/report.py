@@ -19,7 +19,7 @@ learned optimizer `learned:<checkpoint>`):
   the final train loss (on `eval_batches` train batches after the last step), validation
   loss, test loss and, for classifiers, validation and test accuracy.
 - **Steps to target**, the **performance profile** and its **integrated score**, and the
-  **IQM speedup** over the reference column: as defined in `baselines.suite.scores`, on the
+  **IQM speedup** over the reference column: as defined in `baselines.suite.scoring`, on the
   reported runs.
 
 `write(outdir, ...)` writes `report.md`, `summary.json`, `curves_<task>.png` and
@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines.suite import plots, scores
+from baselines.suite import plots, scoring
 
 METRICS = (
   ("train_loss", "train loss"),
@@ -201,13 +201,13 @@ def score_columns(cols: dict[str, dict[str, Column]], reference: str, r_max: flo
     for i, n in enumerate(names):
       if n in cols[t]:
         steps = np.asarray(cols[t][n].runs[0]["eval_steps"])
-        times[i, j] = scores.steps_to_target(cols[t][n].median_curve("valid_loss"), steps, target)
-  ratio = scores.ratios(times)
+        times[i, j] = scoring.steps_to_target(cols[t][n].median_curve("valid_loss"), steps, target)
+  ratio = scoring.ratios(times)
   ref_times = (
     times[names.index(reference)] if reference in names else np.full(len(task_names), np.inf)
   )
-  speed = np.array([scores.iqm(scores.speedups(times[i], ref_times)) for i in range(len(names))])
-  score = scores.integrated_score(ratio, r_max)
+  speed = np.array([scoring.iqm(scoring.speedups(times[i], ref_times)) for i in range(len(names))])
+  score = scoring.integrated_score(ratio, r_max)
   return Scores(names, [roles[n] for n in names], task_names, times, targets, score, speed, ratio)
 
 
