@@ -25,7 +25,7 @@ import jax
 
 from configs import quickstart
 from meta_train import build
-from meta_train.antithetic import AntitheticEstimator
+from meta_train.estimators import AntitheticES
 
 
 def _config(name, reference):
@@ -68,7 +68,7 @@ def measure(name, reference, steps):
   # The bare unroll: the same members, one truncation, forward only.
   unroller = est.unroller
   inner = unroll.inner
-  if isinstance(est, AntitheticEstimator):
+  if isinstance(est, AntitheticES):
     inner = jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), inner)
   if name == "full_es":  # keeps no population between calls: fresh trainings, as it starts them
     members = 2 * est.num_pairs

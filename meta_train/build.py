@@ -19,31 +19,17 @@ horizon_schedule, growth_calls, loss_split, loss_clip, checkpoint_inner_step.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from typing import Any
 
 import ml_collections
 
 import learned_opt
 import tasks
-from meta_train.combined import Combined
-from meta_train.estimator import Estimator
-from meta_train.full_es import FullES
-from meta_train.nres import NRES
+from meta_train import estimators, sharding
+from meta_train.estimators import Estimator
 from meta_train.outer import MetaTrainer, meta_optimizer
-from meta_train.pes import PES
-from meta_train.tbptt import TBPTT
-from meta_train.truncated_es import TruncatedES
 from meta_train.unroll import Unroller
 
-ESTIMATORS: dict[str, type[Estimator]] = {
-  "pes": PES,
-  "nres": NRES,
-  "truncated_es": TruncatedES,
-  "full_es": FullES,
-  "tbptt": TBPTT,
-}
-COMBINED = "combined"
 _UNROLL_KEYS = tuple(
   f.name for f in dataclasses.fields(Unroller) if f.name not in ("lopt", "family")
 )
@@ -62,42 +48,26 @@ def build_lopt(config: ml_collections.ConfigDict) -> learned_opt.LearnedOptimize
   return learned_opt.get(options.pop("architecture"), **_tuples(options))
 
 
-def _lookup(name: str) -> type[Estimator]:
-  if name not in ESTIMATORS:
-    known = [*ESTIMATORS, COMBINED]
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
-    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-    raise ValueError(f"Unknown estimator {name!r}.{hint} Known: {sorted(known)}.")
-  return ESTIMATORS[name]
-
-
 def build_estimator(
-  lopt: learned_opt.LearnedOptimizer, family: tasks.TaskFamily, config: Any
+  lopt: learned_opt.LearnedOptimizer, family: tasks.TaskFamily, config: Any, mesh=None
 ) -> Estimator:
   options = _tuples(_plain(config))
   unroll = {k: options[k] for k in _UNROLL_KEYS if k in options}
   unroller = Unroller(lopt, family, **unroll)
-
-  def make(name: str) -> Estimator:
-    cls = _lookup(name)
-    fields = {f.name for f in dataclasses.fields(cls)} - {"unroller"}
-    return cls(unroller, **{k: v for k, v in options.items() if k in fields})
-
-  name = options["name"]
-  if name == COMBINED:
-    return Combined(make(options["first"]), make(options["second"]), options["weight"])
-  return make(name)
+  options["pair_sharding"] = None if mesh is None else sharding.pairs(mesh)
+  return estimators.build(options["name"], unroller, options)
 
 
 def build_trainer(config: ml_collections.ConfigDict) -> MetaTrainer:
   lopt = build_lopt(config)
-  estimators = {}
+  mesh = sharding.device_mesh() if config.get("shard_population", True) else None
+  by_family = {}
   for name, family_cfg in _plain(config.tasks).items():
     family = tasks.get_family(name, **_tuples(_plain(family_cfg)))
-    estimators[name] = build_estimator(lopt, family, config.estimator)
+    by_family[name] = build_estimator(lopt, family, config.estimator, mesh)
   return MetaTrainer(
     lopt,
-    estimators,
+    by_family,
     meta_optimizer(config.meta_opt.learning_rate, config.meta_opt.clip_norm),
     shard_population=config.get("shard_population", True),
   )

@@ -17,7 +17,7 @@ import optax
 
 from learned_opt import LearnedOptimizer, MetaParams
 from meta_train import sharding
-from meta_train.estimator import Estimator, Metrics
+from meta_train.estimators import Estimator, Metrics
 from meta_train.unroll import is_finite_tree
 
 

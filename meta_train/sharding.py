@@ -6,6 +6,9 @@ or every device of every host after `jax.distributed.initialize()`); everything 
 (theta, the meta-optimizer state, counters) is replicated. The estimators' jitted
 functions are unchanged: GSPMD partitions their `vmap` over the population and turns the
 mean over members into a cross-device reduction. No `pmap`, no hand-written collectives.
+
+Full ES keeps no population between calls (its pairs are drawn inside each call): it takes
+`pairs(mesh)` and constrains the pairs' axis to it inside its jitted estimate instead.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from meta_train.estimator import Population
+from meta_train.estimators import Population
 
 AXIS = "population"
 
@@ -25,6 +28,11 @@ def device_mesh() -> Mesh | None:
   """A mesh over all devices, or None when there is only one."""
   devices = jax.devices()
   return Mesh(np.asarray(devices), (AXIS,)) if len(devices) > 1 else None
+
+
+def pairs(mesh: Mesh) -> NamedSharding:
+  """The population axis split over `mesh` (for arrays whose leading axis is the pairs)."""
+  return NamedSharding(mesh, PartitionSpec(AXIS))
 
 
 def population_size(population: Population) -> int | None:

@@ -6,17 +6,23 @@ each test checks that its standard error is below 10% of the target, so that a w
 estimator could not pass by noise.
 """
 
+import dataclasses
+import functools
+
 import jax
 import jax.numpy as jnp
 import meta_problems as mp
 import numpy as np
 import pytest
 
-from meta_train.full_es import FullES
-from meta_train.nres import NRES
-from meta_train.pes import PES
-from meta_train.tbptt import TBPTT
-from meta_train.truncated_es import TruncatedES
+from meta_train import estimators
+from meta_train.estimators import TBPTT, AntitheticES, Combined, FullES
+from tasks import ArraySampler, Task, TaskFamily
+
+# The three truncated antithetic estimators: one class, three noise rules.
+PES = functools.partial(AntitheticES, noise="pes")
+NRES = functools.partial(AntitheticES, noise="nres")
+TruncatedES = functools.partial(AntitheticES, noise="truncated_es")
 
 PAIRS = 2048
 THETA = {"log_learning_rate": jnp.asarray(mp.THETA)}
@@ -147,3 +153,113 @@ def test_diverging_members_are_masked_counted_and_reset(cls):
     assert np.isfinite(float(g["log_learning_rate"])) and np.isfinite(float(m["meta_loss"]))
     counts.append(int(m["num_nonfinite"]))
   assert 0 < max(counts) < 8, counts
+
+
+def test_combined_weights_the_two_estimates_and_sums_the_counts():
+  tbptt = TBPTT(mp.unroller(2), num_members=4, staggered_resets=False)
+  pes = PES(mp.unroller(2), num_pairs=4, std=mp.STD, staggered_resets=False)
+  est = Combined(tbptt, pes, weight=0.25)
+  k_init, k_grad = jax.random.PRNGKey(0), jax.random.PRNGKey(1)
+  g, state, m = est.grad(THETA, est.init(THETA, k_init), k_grad)
+  # Each part by hand, on the keys the combination hands it (the split of its key).
+  (i1, i2), (c1, c2) = jax.random.split(k_init), jax.random.split(k_grad)
+  g1, s1, m1 = tbptt.grad(THETA, tbptt.init(THETA, i1), c1)
+  g2, s2, m2 = pes.grad(THETA, pes.init(THETA, i2), c2)
+  expected = 0.25 * float(g1["log_learning_rate"]) + 0.75 * float(g2["log_learning_rate"])
+  np.testing.assert_allclose(float(g["log_learning_rate"]), expected, rtol=1e-6)
+  np.testing.assert_allclose(
+    float(m["meta_loss"]), 0.25 * float(m1["meta_loss"]) + 0.75 * float(m2["meta_loss"]), rtol=1e-6
+  )
+  assert int(m["inner_steps"]) == 4 * mp.K + 2 * 4 * mp.K
+  for name in ("num_nonfinite", "num_resets", "inner_steps"):
+    assert int(m[name]) == int(m1[name]) + int(m2[name])
+    assert int(m[f"first/{name}"]) == int(m1[name]) and int(m[f"second/{name}"]) == int(m2[name])
+  for ours, theirs in ((state[0], s1), (state[1], s2)):
+    for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(theirs), strict=True):
+      np.testing.assert_array_equal(a, b)
+  with pytest.raises(ValueError, match=r"weight must lie in \[0, 1\]"):
+    Combined(tbptt, pes, weight=1.5)
+
+
+def test_estimators_by_config_name():
+  options = {
+    "num_pairs": 2, "std": mp.STD, "num_members": 2, "staggered_resets": False,
+    "first": "tbptt", "second": "nres", "weight": 0.5,
+  }  # fmt: skip
+  u = mp.unroller(2)
+  for name, noise in (("pes", "pes"), ("nres", "nres"), ("truncated_es", "truncated_es")):
+    est = estimators.build(name, u, options)
+    assert isinstance(est, AntitheticES) and est.noise == noise and est.num_pairs == 2
+  assert isinstance(estimators.build("full_es", u, options), FullES)
+  combined = estimators.build("combined", u, options)
+  assert isinstance(combined.first, TBPTT) and combined.second.noise == "nres"
+  with pytest.raises(ValueError, match="Did you mean 'nres'"):
+    estimators.build("nrse", u, options)
+  with pytest.raises(ValueError, match="not itself"):
+    estimators.build("combined", u, {**options, "first": "combined"})
+  with pytest.raises(ValueError, match="Unknown noise rule"):
+    AntitheticES(u, num_pairs=2, std=mp.STD, noise="persistent")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Shifted(Task):
+  """f(x) = (x - c)^2 / 2 from x = 1, c read from the batch: 0 in `train`, 2 in `valid`."""
+
+  name: str = "shifted"
+
+  def init(self, key):
+    return {"x": jnp.ones(())}
+
+  def loss(self, params, key, batch):
+    return 0.5 * jnp.mean((params["x"] - batch["c"]) ** 2)
+
+  def batches(self, split):
+    return ArraySampler({"c": jnp.full((1,), 2.0 if split == "valid" else 0.0)}, batch_size=1)
+
+  def normalize(self, loss):
+    return jnp.log(loss + mp.FLOOR)
+
+
+@dataclasses.dataclass(frozen=True)
+class _ShiftedFamily(TaskFamily):
+  name: str = "shifted"
+
+  def sample(self, key):
+    return {}
+
+  def task(self, cfg):
+    return _Shifted()
+
+  def batches(self, split):
+    return _Shifted().batches(split)
+
+
+def _truncation_loss(unroller):
+  member = unroller.fresh(THETA, jax.random.PRNGKey(0))
+  _, loss = jax.jit(unroller.truncation)(THETA, member, jax.random.PRNGKey(1), unroller.samplers())
+  return float(loss)
+
+
+def test_meta_loss_on_the_valid_split_reads_a_valid_batch_after_each_update():
+  """SGD at lr 0.1 from x = 1 on train batches (c = 0): x_t = 0.9^t. The valid meta-loss of
+  step t is the loss of x_{t+1} on a valid batch (c = 2); the train one, of x_t (c = 0)."""
+  x = 0.9 ** np.arange(mp.K + 1)
+  valid = np.mean(np.log(0.5 * (x[1:] - 2.0) ** 2 + mp.FLOOR))
+  train = np.mean(np.log(0.5 * x[:-1] ** 2 + mp.FLOOR))
+  for split, expected in (("valid", valid), ("train", train)):
+    u = mp.unroller(1, family=_ShiftedFamily(), loss_split=split)
+    np.testing.assert_allclose(_truncation_loss(u), expected, rtol=1e-5)
+  with pytest.raises(ValueError, match="loss_split"):
+    mp.unroller(1, loss_split="test")
+
+
+def test_loss_clip_bounds_finite_meta_losses_and_keeps_non_finite_ones():
+  x = 0.9 ** np.arange(mp.K)
+  losses = np.log(0.5 * x**2 + mp.FLOOR)  # -0.69 at the first step, then lower
+  for clip in (None, -1.0, -2.0):
+    expected = np.mean(losses if clip is None else np.minimum(losses, clip))
+    np.testing.assert_allclose(
+      _truncation_loss(mp.unroller(1, loss_clip=clip)), expected, rtol=1e-5
+    )
+  diverging = mp.unroller(1, family=mp.ParabolaFamily(diverge=1.0), loss_clip=-1.0)
+  assert not np.isfinite(_truncation_loss(diverging))  # masked by the estimators, not clipped
