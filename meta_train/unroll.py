@@ -21,10 +21,10 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from learned_opt import LearnedOptimizer, MetaParams
 from tasks import BatchSampler, TaskFamily
+from tasks.training import step_fn
 
 HORIZON_SCHEDULES = ("uniform", "log_uniform", "constant", "growing")
 
@@ -139,25 +139,29 @@ class Unroller:
     key: jax.Array,
     samplers: dict[str, BatchSampler],
   ) -> tuple[InnerState, jax.Array]:
-    """K inner steps with `lopt.opt(theta)` as one `lax.scan`; returns the mean meta-loss."""
+    """K inner steps with `lopt.opt(theta)` as one `lax.scan`; returns the mean meta-loss.
+
+    Each inner step is `tasks.training.step_fn`'s, the step every training run of the
+    library takes (batch from the step key's first split, loss key its second, `value`
+    passed to the rule); the meta-loss of the step is the normalized training loss before
+    the update, or with `loss_split="valid"` the loss after it on a validation batch (drawn
+    from the key's third split).
+    """
     task = self.family.task(state.cfg)
     opt = self.lopt.opt(theta, num_steps=state.horizon)
+    train_step = step_fn(task, opt, samplers["train"], ("value",))
 
     def inner_step(carry, k):
-      params, opt_state = carry
-      k_batch, k_loss, k_valid = jax.random.split(k, 3)
-      batch = samplers["train"].sample(k_batch)
-      loss, grads = jax.value_and_grad(task.loss)(params, k_loss, batch)
-      updates, opt_state = opt.update(grads, opt_state, params, value=loss)
-      params = optax.apply_updates(params, updates)
+      carry, loss = train_step(carry, k)
       if self.loss_split == "valid":
-        loss = task.loss(params, k_loss, samplers["valid"].sample(k_valid))
+        _, k_loss, k_valid = jax.random.split(k, 3)
+        loss = task.loss(carry[0], k_loss, samplers["valid"].sample(k_valid))
       meta_loss = task.normalize(loss)
       if self.loss_clip is not None:
         meta_loss = jnp.where(
           jnp.isfinite(meta_loss), jnp.minimum(meta_loss, self.loss_clip), meta_loss
         )
-      return (params, opt_state), meta_loss
+      return carry, meta_loss
 
     if self.checkpoint_inner_step:
       inner_step = jax.checkpoint(inner_step)

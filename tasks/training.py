@@ -12,6 +12,7 @@ loss on the current batch; `key`: a fresh PRNG key per step); `training_run` pas
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import jax
@@ -161,6 +162,11 @@ def train(
 ) -> dict[str, np.ndarray]:
   """Trains `task` from `task.init` for `num_steps` steps of `optimizer`.
 
+  The run compiles once per (task, optimizer, num_steps, eval_batches): further seeds reuse
+  the program (the task and the optimizer are static arguments of one jitted function, so
+  they must be hashable, as frozen-dataclass tasks and optax transformations are; an
+  unhashable one gets a program of its own at every call).
+
   Returns:
     `train_loss`: the training-batch loss at each step, before that step's update, shape
     [num_steps]; `valid_loss` and `test_loss`: the final parameters' loss averaged over
@@ -168,11 +174,23 @@ def train(
     not hidden.
   """
   samplers = {split: task.batches(split) for split in SPLITS}
-
-  def run(samplers, key):
-    return training_run(
-      task, optimizer, samplers, key, num_steps=num_steps, eval_batches=eval_batches
-    )
-
-  out = jax.jit(run)(samplers, jax.random.PRNGKey(seed))
+  key = jax.random.PRNGKey(seed)
+  static = dict(task=task, optimizer=optimizer, num_steps=num_steps, eval_batches=eval_batches)
+  try:
+    hash((task, optimizer))
+  except TypeError:
+    out = jax.jit(functools.partial(_training_run, **static))(samplers, key)
+  else:
+    out = _jitted_training_run(samplers, key, **static)
   return {k: np.asarray(v) for k, v in out.items()}
+
+
+def _training_run(samplers, key, *, task, optimizer, num_steps, eval_batches):
+  return training_run(
+    task, optimizer, samplers, key, num_steps=num_steps, eval_batches=eval_batches
+  )
+
+
+_jitted_training_run = jax.jit(
+  _training_run, static_argnames=("task", "optimizer", "num_steps", "eval_batches")
+)
