@@ -8,7 +8,7 @@ and width (see WORKSPACE.md, "Held-out split"):
 - architectures: meta-training sees MLPs (depth <= 2), logistic regression, 1-layer
   transformers/LSTMs, quadratics and 2-d Rosenbrock; CNNs, autoencoders, 3-layer MLPs,
   2-layer transformers and 10-d Rosenbrock are meta-test only;
-- widths: meta-training MLP/LM widths are <= 32; meta-test widths are 64 and 128.
+- widths: meta-training MLP/LM widths are <= 32; meta-test widths are 64 to 1024.
 
 META_VALID is for choosing between meta-training recipes: tasks of the meta-training kinds
 (datasets digits, the MNIST subset and Shakespeare; MLPs of depth <= 2, logistic regression,
@@ -57,6 +57,7 @@ META_TEST: tuple[str, ...] = (
   "mnist_subset_cnn",
   "fashion_mnist_logreg_16px",
   "fashion_mnist_mlp_128",
+  "fashion_mnist_mlp_1024_16px",
   "fashion_mnist_cnn",
   "fashion_mnist_autoencoder_16px",
   "bible_transformer_chars",

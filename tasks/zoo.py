@@ -59,6 +59,8 @@ _ENTRIES: dict[str, _Entry] = {
   "mnist_subset_cnn": _e(CNNClassifier, 1e-2, **_MNIST, channels=(8, 16), resolution=16),
   "fashion_mnist_logreg_16px": _e(MLPClassifier, 1e-2, **_FASHION, hidden=(), resolution=16),
   "fashion_mnist_mlp_128": _e(MLPClassifier, 3e-3, **_FASHION, hidden=(128,)),
+  # 32x the widest meta-training MLP: width generalization of learned rules.
+  "fashion_mnist_mlp_1024_16px": _e(MLPClassifier, 1e-3, **_FASHION, hidden=(1024,), resolution=16),
   "fashion_mnist_cnn": _e(CNNClassifier, 1e-2, **_FASHION, channels=(8, 16), resolution=16),
   "fashion_mnist_autoencoder_16px": _e(
     MLPAutoencoder, 1e-2, **_FASHION, hidden=(64, 16), resolution=16
