@@ -24,7 +24,7 @@ import time
 import jax
 
 from configs import quickstart
-from meta_train import build
+from meta_train import main as program
 from meta_train.estimators import AntitheticES
 
 
@@ -55,7 +55,7 @@ def _temp_bytes(jitted, *args):
 
 
 def measure(name, reference, steps):
-  trainer = build.build_trainer(_config(name, reference))
+  trainer = program.build_trainer(_config(name, reference))
   est = trainer.estimators["digits_mlp"]
   state = trainer.init(jax.random.PRNGKey(0))
   theta, unroll = state.theta, state.unroll["digits_mlp"]

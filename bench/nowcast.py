@@ -4,10 +4,10 @@
 
 Per task: parameters, the neural graph's nodes and edges, the time of one nowcast (the
 graph network's forward pass over a 5-snapshot window) in units of one Adam step, and the
-wall time of `--steps` training steps with `nowcast(adam, every=50, context=5)` relative to
-plain Adam (one jitted `lax.scan`, compiled before timing; the jump's `lax.cond` runs the
-network only every 50 steps). Without a checkpoint a freshly initialized nowcaster of the
-default size is timed (the cost does not depend on theta).
+wall time of `--steps` training steps with `jump_every(adam, nowcaster, every=50,
+context=5)` relative to plain Adam (one jitted `lax.scan`, compiled before timing; the
+jump's `lax.cond` runs the network only every 50 steps). Without a checkpoint a freshly
+initialized nowcaster of the default size is timed (the cost does not depend on theta).
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def main():
 
     t_predict = _time(predict, window, repeats=args.repeats * 4)
     t_step = _time(adam_step, params, adam.init(params), repeats=args.repeats * 20)
-    nowcast = lopt.nowcast(theta, num_heads=num_heads)
+    nowcast = lopt.opt(theta, num_heads=num_heads)
     t_adam = _time(_train_fn(task, adam, args.steps), key, repeats=args.repeats)
     t_now = _time(_train_fn(task, nowcast, args.steps), key, repeats=args.repeats)
     size = sum(np.size(x) for x in jax.tree.leaves(params))

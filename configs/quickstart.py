@@ -39,7 +39,7 @@ def get_config() -> ml_collections.ConfigDict:
   )
 
   # The meta-gradient estimator (pes, nres, truncated_es, full_es, tbptt or combined);
-  # each takes the options it uses (see meta_train/build.py).
+  # each takes the options it uses (see meta_train/estimators.py, ESTIMATORS).
   config.estimator = ml_collections.ConfigDict(
     {
       "name": "pes",

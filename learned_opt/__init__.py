@@ -12,7 +12,7 @@ RMS-normalized, loss- and horizon-free), `learned_sgd`, `residual_muon` (Muon pl
 learned residual direction and a learned horizon-aware schedule: the shipped `pretrained:`
 rule); their inputs come from the feature bank, `learned_opt.features`. And `nino`: a
 graph network over the neural graph (`learned_opt.neural_graph`) that nowcasts parameters,
-used through the optax wrapper `nowcast(base, predict, every=, context=)`.
+used through the optax wrapper `jump_every(base, predict, every=, context=)`.
 """
 
 from learned_opt import features, neural_graph, pretrained
@@ -27,11 +27,11 @@ from learned_opt.checkpoint import (
   record,
   save,
 )
+from learned_opt.jumps import jump_every, linear_extrapolation
 from learned_opt.learned_sgd import LearnedSGD
 from learned_opt.mlp_lopt import MLPLOpt, mlp_lopt
 from learned_opt.mup import scale_by_mup
 from learned_opt.nino import Nino
-from learned_opt.nowcast import linear_extrapolation, nowcast
 from learned_opt.registry import get, names
 from learned_opt.residual_muon import ResidualMuon, residual_muon
 from learned_opt.velo import VeLO, velo
@@ -50,13 +50,13 @@ __all__ = [
   "celo2",
   "features",
   "get",
+  "jump_every",
   "linear_extrapolation",
   "load",
   "load_theta",
   "mlp_lopt",
   "names",
   "neural_graph",
-  "nowcast",
   "pretrained",
   "read_record",
   "record",

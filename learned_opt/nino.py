@@ -21,8 +21,8 @@ zero: an untrained nowcaster predicts no change). Trained with the L1 loss on th
 change, `|MLP_out(e) - (W_target - W_c) / sigma|` (`loss`).
 
 `Nino` is a `LearnedOptimizer` (architecture "nino"): `opt(theta)` is
-`nowcast(optax.adam(base_learning_rate), predictor, every=every, context=context)`, so a NiNo
-checkpoint loads with `learned_opt.load` like every other learned optimizer.
+`jump_every(optax.adam(base_learning_rate), predictor, every=every, context=context)`, so a
+NiNo checkpoint loads with `learned_opt.load` like every other learned optimizer.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import optax
 
 from learned_opt import neural_graph
 from learned_opt.base import LearnedOptimizer
-from learned_opt.nowcast import nowcast
+from learned_opt.jumps import jump_every
 
 _EPS = 1e-8
 _INDEX_FREQUENCIES = 1.0 / 10.0 ** np.arange(4)  # periods of 2 pi ... 2 pi * 1000 neurons
@@ -214,7 +214,7 @@ class Nino(LearnedOptimizer):
   layers: int = 3
   every: int = 50
   ahead: float = 5.0
-  base_learning_rate: float = 1e-2
+  base_learning_rate: float = 1e-3
   num_heads: int | None = None
 
   def __post_init__(self):
@@ -243,24 +243,25 @@ class Nino(LearnedOptimizer):
 
     return run
 
-  def nowcast(
+  def opt(
     self,
     theta,
     *,
+    num_steps: int | None = None,
     base: optax.GradientTransformation | None = None,
     every: int | None = None,
     ahead: float | None = None,
     num_heads: int | None = None,
   ) -> optax.GradientTransformationExtraArgs:
-    """The optax optimizer: `base` (default Adam at `base_learning_rate`) with jumps."""
+    """`jump_every(base, predictor, every, context)`: `base` (default Adam at
+    `base_learning_rate`) with a jump `ahead` spacings ahead every `every` steps; the
+    keyword arguments override the config's (`num_steps` is ignored: a nowcaster has no
+    horizon feature)."""
+    del num_steps
     base = optax.adam(self.base_learning_rate) if base is None else base
-    return nowcast(
+    return jump_every(
       base,
       self.predictor(theta, ahead, num_heads),
       every=self.every if every is None else every,
       context=self.context,
     )
-
-  def opt(self, theta, *, num_steps=None):
-    del num_steps  # a nowcaster has no horizon feature
-    return self.nowcast(theta)

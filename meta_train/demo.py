@@ -2,7 +2,8 @@
 
     python -m meta_train.demo --workdir=runs/demo [--config=configs/demo.py --config.x=...]
 
-1. Meta-trains (or resumes) the config's learned optimizer with `meta_train.main.train`.
+1. Meta-trains (or resumes) the config's learned optimizer (`meta_train.main`'s set-up and
+   loop).
 2. Loads it back with `learned_opt.load(workdir)`: an ordinary optax optimizer.
 3. Trains the held-out task with it and with Adam at three learning rates, over a few seeds.
 4. Prints a table of final losses, writes `demo_results.json` and `demo_curves.png` into
@@ -27,7 +28,7 @@ from ml_collections import config_flags
 import cli
 import learned_opt
 import tasks
-from meta_train import job
+from meta_train import main as meta_train_program
 
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "..", "configs", "demo.py")
 _CONFIG = config_flags.DEFINE_config_file("config", os.path.normpath(_DEFAULT_CONFIG), "Config.")
@@ -90,8 +91,11 @@ def main(argv: list[str]) -> None:
   cli.start(argv)
   config, workdir = _CONFIG.value, _WORKDIR.value
   start = time.monotonic()
-  run = job.setup_or_exit(config, workdir)
-  job.run(run)
+  try:
+    run = meta_train_program.setup(config, workdir)
+  except ValueError as e:
+    cli.usage_error(str(e))
+  meta_train_program.meta_train(run)
   meta_seconds = time.monotonic() - start
   workdir = run.workdir
 

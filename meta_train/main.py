@@ -1,33 +1,336 @@
-"""Meta-train a learned optimizer: an absl program over an ml_collections config.
+"""Meta-train a learned optimizer: the whole program, read top to bottom.
 
     python -m meta_train.main --config=configs/quickstart.py --workdir=runs/quickstart \
         [--config.num_steps=200 --config.estimator.std=0.03 ...]
 
-Rerunning with the same workdir resumes from its newest checkpoint. Bad input (an unknown
-config key, task, architecture or estimator, an unwritable workdir, a workdir holding
-another learned optimizer's checkpoints) prints one message and exits with status 2,
-touching nothing in the workdir.
+1. Flags: `--config` (an ml_collections config file, overridable as `--config.a.b=v`) and
+   `--workdir`.
+2. Build from the config: the learned optimizer (`learned_opt.get`), one estimator per task
+   family (`meta_train.estimators` over a `meta_train.unroll.Unroller`), the meta-optimizer.
+3. The meta-step: a truncation on every family's population, the average of their
+   meta-gradients, clipped Adam on theta; a non-finite meta-gradient skips the update.
+4. Evaluation: every `eval.every` meta-steps, theta trains the held-out `eval.tasks`.
+5. Set-up: everything that can reject bad input runs before anything is written; then the
+   workdir's newest checkpoint is restored (exact resume) or a fresh state made.
+6. The loop (`meta_train.loop`): step, log `metrics.jsonl` and TensorBoard, checkpoint,
+   SIGTERM checkpoints and exits, `max_wall_minutes`.
+
+The workdir gets `checkpoints/<step>/` (theta, the learned optimizer's record, the whole
+`MetaState`, the config; `meta_train.workdir`), `metrics.jsonl` and `tb/`. Rerunning with the
+same workdir resumes from its newest checkpoint and, on CPU, ends with bitwise the same theta
+as an uninterrupted run. Bad input (an unknown config key, task, architecture or estimator,
+an unwritable workdir, a workdir holding another learned optimizer's checkpoints) prints one
+message and exits with status 2, touching nothing in the workdir. `meta_train.demo` runs
+the same set-up and loop (`setup`, `meta_train`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
 import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
 from absl import flags
+from jax.sharding import Mesh
 from ml_collections import config_flags
+from tqdm import tqdm
 
 import cli
-from meta_train import job
+import learned_opt
+import tasks
+from learned_opt import LearnedOptimizer, MetaParams
+from meta_train import estimators as estimators_lib
+from meta_train import loop, sharding
+from meta_train import workdir as workdir_lib
+from meta_train.estimators import Estimator, Metrics
+from meta_train.unroll import Unroller, is_finite_tree
+from tasks.training import training_run
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a config file (configs/*.py).")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints and metrics.")
+# ---------------------------------------------------------------------------------------
+# 1. Flags. Defined when this file runs as the program: `meta_train.demo`, which has flags
+#    of its own, imports the rest.
+# ---------------------------------------------------------------------------------------
 
 
-def main(argv: list[str]) -> None:
-  cli.start(argv, _CONFIG, _WORKDIR)
-  if _CONFIG.value.get("distributed", False):
+def define_flags() -> tuple[flags.FlagHolder, flags.FlagHolder]:
+  config = config_flags.DEFINE_config_file("config", None, "Path to a config file (configs/*.py).")
+  workdir = flags.DEFINE_string("workdir", None, "Directory for checkpoints and metrics.")
+  return config, workdir
+
+
+# ---------------------------------------------------------------------------------------
+# 2. Build from the config. Config files name registered things (an architecture, task
+#    families, an estimator); this section turns the names into objects. Bad names and
+#    options raise `ValueError` with what was expected.
+# ---------------------------------------------------------------------------------------
+
+# `config.estimator` holds the options of every estimator (the config lists their union;
+# each estimator takes its own, see `meta_train.estimators.ESTIMATORS`) and these, of the
+# unroll, shared by all.
+UNROLL_OPTIONS = tuple(
+  f.name for f in dataclasses.fields(Unroller) if f.name not in ("lopt", "family")
+)
+
+
+def plain(cfg: Any) -> dict[str, Any]:
+  """A config block as a dict, with lists (from JSON or the command line) as tuples."""
+  d = cfg.to_dict() if isinstance(cfg, ml_collections.ConfigDict) else dict(cfg)
+  return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+
+
+def build_lopt(config: ml_collections.ConfigDict) -> LearnedOptimizer:
+  options = plain(config.lopt)
+  return learned_opt.get(options.pop("architecture"), **options)
+
+
+def build_estimator(
+  lopt: LearnedOptimizer, family: tasks.TaskFamily, config: Any, mesh: Mesh | None = None
+) -> Estimator:
+  """`config.estimator`'s estimator over `family`; full ES splits its pairs over `mesh`."""
+  options = plain(config)
+  unroller = Unroller(lopt, family, **{k: options[k] for k in UNROLL_OPTIONS if k in options})
+  options["pair_sharding"] = None if mesh is None else sharding.pairs(mesh)
+  return estimators_lib.build(options["name"], unroller, options)
+
+
+def build_trainer(config: ml_collections.ConfigDict) -> MetaTrainer:
+  lopt = build_lopt(config)
+  mesh = sharding.device_mesh() if config.get("shard_population", True) else None
+  by_family = {
+    name: build_estimator(lopt, tasks.get_family(name, **plain(options)), config.estimator, mesh)
+    for name, options in plain(config.tasks).items()
+  }
+  meta_opt = meta_optimizer(config.meta_opt.learning_rate, config.meta_opt.clip_norm)
+  return MetaTrainer(lopt, by_family, meta_opt, mesh)
+
+
+# ---------------------------------------------------------------------------------------
+# 3. The meta-step. One estimator per task family (populations of different parameter
+#    shapes cannot share a `vmap`); each meta-step averages their estimates. theta never
+#    becomes non-finite: a non-finite meta-gradient skips the update and is counted.
+# ---------------------------------------------------------------------------------------
+
+
+class MetaState(NamedTuple):
+  """Everything a meta-training run needs to resume exactly."""
+
+  step: jax.Array
+  theta: MetaParams
+  opt_state: Any
+  unroll: dict[str, Any]  # task family name -> its estimator's population state
+  key: jax.Array
+
+
+def meta_optimizer(learning_rate: float, clip_norm: float) -> optax.GradientTransformation:
+  """Adam on theta after clipping the meta-gradient to global norm `clip_norm`."""
+  return optax.chain(optax.clip_by_global_norm(clip_norm), optax.adam(learning_rate))
+
+
+@dataclasses.dataclass(frozen=True)
+class MetaTrainer:
+  """Meta-trains `lopt` with `estimators` (task family name -> estimator) and `meta_opt`.
+
+  With a `mesh` (several devices), `place` splits every population over it
+  (`meta_train.sharding`): one `jit` per estimator, XLA inserts the reductions.
+  """
+
+  lopt: LearnedOptimizer
+  estimators: dict[str, Estimator]
+  meta_opt: optax.GradientTransformation
+  mesh: Mesh | None = None
+
+  def __post_init__(self):
+    if not self.estimators:
+      raise ValueError("Meta-training needs at least one task family.")
+
+  def init(self, key: jax.Array) -> MetaState:
+    k_theta, k_unroll, k_next = jax.random.split(key, 3)
+    theta = self.lopt.init(k_theta)
+    keys = jax.random.split(k_unroll, len(self.estimators))
+    unroll = {
+      name: est.init(theta, k) for (name, est), k in zip(self.estimators.items(), keys, strict=True)
+    }
+    return MetaState(jnp.zeros([], jnp.int32), theta, self.meta_opt.init(theta), unroll, k_next)
+
+  def place(self, state: MetaState) -> MetaState:
+    """`state` on the devices: populations split over the mesh, the rest replicated."""
+    if self.mesh is None:
+      return state
+    sharding.check_divisible(state.unroll, self.mesh)
+    return sharding.shard(state, self.mesh)
+
+  def step(self, state: MetaState) -> tuple[MetaState, Metrics]:
+    """One meta-step: a truncation on every population, then one meta-optimizer update."""
+    key, k_step = jax.random.split(state.key)
+    keys = jax.random.split(k_step, len(self.estimators))
+    grads, unroll, metrics = [], {}, {}
+    for (name, est), k in zip(self.estimators.items(), keys, strict=True):
+      g, unroll[name], m = est.grad(state.theta, state.unroll[name], k)
+      grads.append(g)
+      metrics.update({f"{name}/{k_}": v for k_, v in m.items()})
+    theta, opt_state, m = self._apply(state.theta, state.opt_state, grads)
+    metrics.update(m)
+    per_family = lambda key: jnp.stack([metrics[f"{name}/{key}"] for name in self.estimators])
+    metrics["meta_loss"] = jnp.mean(per_family("meta_loss"))
+    metrics["num_nonfinite"] = jnp.sum(per_family("num_nonfinite"))
+    metrics["inner_steps"] = jnp.sum(per_family("inner_steps"))
+    return MetaState(state.step + 1, theta, opt_state, unroll, key), metrics
+
+  @functools.cached_property
+  def _apply(self) -> Callable:
+    """The meta-update (jitted): mean of the families' gradients, skipped if non-finite."""
+
+    def apply(theta, opt_state, grads):
+      grad = jax.tree.map(lambda *g: sum(g) / len(g), *grads)
+      finite = is_finite_tree(grad)
+      safe = jax.tree.map(lambda g: jnp.where(finite, g, 0.0), grad)
+      updates, new_opt_state = self.meta_opt.update(safe, opt_state, theta)
+      new_theta = optax.apply_updates(theta, updates)
+      keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(finite, n, o), new, old)
+      metrics = {"meta_grad_norm": optax.tree.norm(safe), "meta_update_skipped": ~finite}
+      return keep(new_theta, theta), keep(new_opt_state, opt_state), metrics
+
+    return jax.jit(apply)
+
+
+# ---------------------------------------------------------------------------------------
+# 4. Evaluation: short inner runs on held-out tasks. Every `eval.every` meta-steps theta
+#    trains each task of `eval.tasks` from scratch for `eval.num_steps` steps
+#    (`tasks.training`); logged per task as `eval/<task>/final_train_loss` (mean over the
+#    last 10% of steps), `valid_loss` and `test_loss`. Each task compiles once: theta is an
+#    argument of the compiled run, not a constant.
+# ---------------------------------------------------------------------------------------
+
+Evaluator = Callable[[MetaParams], dict[str, float]]
+
+
+def build_evaluator(lopt: LearnedOptimizer, config: ml_collections.ConfigDict) -> Evaluator | None:
+  """The evaluation `config.eval` describes, or None when it is off (`every` 0, no tasks)."""
+  num_steps = config.eval.num_steps
+  if config.eval.every <= 0 or not config.eval.tasks:
+    return None
+  if num_steps < 1:
+    raise ValueError(f"eval.num_steps must be positive, got {num_steps}.")
+  runs = {}
+  for name in config.eval.tasks:
+    task = tasks.get(name)  # unknown names fail here, at set-up
+
+    def run(theta, samplers, key, task=task):
+      opt = lopt.opt(theta, num_steps=num_steps)
+      return training_run(task, opt, samplers, key, num_steps=num_steps)
+
+    runs[name] = (jax.jit(run), {split: task.batches(split) for split in tasks.SPLITS})
+
+  def evaluate(theta: MetaParams) -> dict[str, float]:
+    metrics = {}
+    for name, (run, samplers) in runs.items():
+      out = jax.device_get(run(theta, samplers, jax.random.PRNGKey(0)))
+      tail = max(1, len(out["train_loss"]) // 10)
+      metrics[f"eval/{name}/final_train_loss"] = float(out["train_loss"][-tail:].mean())
+      metrics[f"eval/{name}/valid_loss"] = float(out["valid_loss"])
+      metrics[f"eval/{name}/test_loss"] = float(out["test_loss"])
+    return metrics
+
+  return evaluate
+
+
+# ---------------------------------------------------------------------------------------
+# 5. Set-up: everything that can reject bad input runs before anything is written.
+# ---------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class MetaTrainingRun:
+  """A meta-training run ready to loop: its objects, its open workdir, its first state."""
+
+  config: ml_collections.ConfigDict
+  trainer: MetaTrainer
+  evaluator: Evaluator | None
+  workdir: str
+  checkpoints: workdir_lib.Checkpoints
+  lopt_record: dict
+  state: MetaState
+
+
+def setup(config: ml_collections.ConfigDict, workdir: str) -> MetaTrainingRun:
+  """Builds the run and opens its workdir; raises `ValueError` on bad input."""
+  trainer = build_trainer(config)
+  evaluator = build_evaluator(trainer.lopt, config)
+  workdir = workdir_lib.prepare(workdir)
+  checkpoints = workdir_lib.Checkpoints(workdir, max_to_keep=config.max_to_keep)
+  lopt_record = learned_opt.record(trainer.lopt)
+  key = jax.random.PRNGKey(config.seed)
+  state = checkpoints.restore(jax.eval_shape(trainer.init, key), lopt_record)
+  if state is None:
+    state = trainer.init(key)
+  else:
+    tqdm.write(f"Resuming from step {int(state.step)} in {workdir}.")
+  state = trainer.place(state)
+  return MetaTrainingRun(config, trainer, evaluator, workdir, checkpoints, lopt_record, state)
+
+
+# ---------------------------------------------------------------------------------------
+# 6. The loop.
+# ---------------------------------------------------------------------------------------
+
+
+def meta_train(run: MetaTrainingRun) -> MetaState:
+  """Meta-trains a set-up run to `config.num_steps`: step, log, evaluate, checkpoint."""
+  config, evaluate = run.config, run.evaluator
+  evaluating = lambda step: evaluate is not None and step % config.eval.every == 0
+
+  def summarize(step, state, history, seconds):
+    metrics = dict(history[-1])
+    if evaluating(step):
+      metrics.update(evaluate(state.theta))
+    metrics["inner_steps_per_s"] = float(metrics["inner_steps"]) * len(history) / seconds
+    return metrics
+
+  def postfix(metrics):
+    return {
+      "meta_loss": f"{float(metrics['meta_loss']):.4f}",
+      "nonfinite": int(metrics["num_nonfinite"]),
+      "inner_per_s": f"{metrics['inner_steps_per_s']:.0f}",
+    }
+
+  return loop.run(
+    run.state,
+    run.trainer.step,
+    workdir=run.workdir,
+    checkpoints=run.checkpoints,
+    record=run.lopt_record,
+    config=config.to_dict(),
+    num_steps=config.num_steps,
+    log_every=config.log_every,
+    checkpoint_every=config.checkpoint_every,
+    summarize=summarize,
+    postfix=postfix,
+    log_also=evaluating,
+    max_wall_minutes=config.max_wall_minutes,
+    desc="meta-train",
+  )
+
+
+def train(config: ml_collections.ConfigDict, workdir: str) -> MetaState:
+  """Meta-trains (or resumes) to `config.num_steps`; returns the final state."""
+  return meta_train(setup(config, workdir))
+
+
+def main(argv: list[str], config_flag: flags.FlagHolder, workdir_flag: flags.FlagHolder) -> None:
+  cli.start(argv, config_flag, workdir_flag)
+  config = config_flag.value
+  if config.get("distributed", False):
     jax.distributed.initialize()  # multi-host: every process runs this same command
-  run = job.setup_or_exit(_CONFIG.value, _WORKDIR.value)
-  state = job.run(run)
+  try:
+    run = setup(config, workdir_flag.value)
+  except ValueError as e:
+    cli.usage_error(str(e))
+  state = meta_train(run)
   print(
     f"Meta-trained to step {int(state.step)}; the learned optimizer loads with "
     f"learned_opt.load({run.workdir!r})."
@@ -35,4 +338,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-  cli.run(main)
+  _flags = define_flags()
+  cli.run(lambda argv: main(argv, *_flags))

@@ -4,10 +4,10 @@ workdir/
   checkpoints/<step>/     orbax CheckpointManager steps, each with the items
     theta/                  the meta-parameters (what `learned_opt.load(workdir)` reads)
     lopt/                   JSON record: format version, architecture, config
-    train_state/            the whole `MetaState` (theta, meta-optimizer state,
-                            population unroll state, RNG key, step)
+    train_state/            the whole training state (meta-training: `MetaState`: theta,
+                            meta-optimizer state, populations, RNG key, step)
     config/                 JSON: the run's full config
-  metrics.jsonl, tb/       see `meta_train.metrics`
+  metrics.jsonl, tb/       see `meta_train.loop`
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from learned_opt.checkpoint import (
   stored_shapes,
   tree_mismatch,
 )
-from meta_train.outer import MetaState
 
 STATE_ITEM = "train_state"
 CONFIG_ITEM = "config"
@@ -47,8 +46,11 @@ def prepare(workdir: str) -> str:
   return workdir
 
 
+State = Any  # a NamedTuple with `step` and `theta` (`meta_train.main.MetaState`, ...)
+
+
 class Checkpoints:
-  """Orbax checkpoints of a run's `MetaState`, with the learned optimizer's record."""
+  """Orbax checkpoints of a run's state, with the learned optimizer's record."""
 
   def __init__(self, workdir: str, max_to_keep: int):
     self.directory = os.path.join(workdir, CHECKPOINTS_DIR)
@@ -62,7 +64,7 @@ class Checkpoints:
   def latest_step(self) -> int | None:
     return self._manager.latest_step()
 
-  def save(self, state: MetaState, lopt_record: dict, config: dict) -> None:
+  def save(self, state: State, lopt_record: dict, config: dict) -> None:
     step = int(state.step)
     self._manager.save(
       step,
@@ -77,7 +79,7 @@ class Checkpoints:
       force=True,
     )
 
-  def restore(self, abstract: MetaState, lopt_record: dict) -> MetaState | None:
+  def restore(self, abstract: State, lopt_record: dict) -> State | None:
     """The newest readable checkpoint's state, or None when there is none.
 
     A checkpoint made by another architecture or config, or whose population does not

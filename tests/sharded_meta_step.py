@@ -16,7 +16,7 @@ import jax
 import numpy as np
 
 from configs import quickstart
-from meta_train import build
+from meta_train import main as program
 
 
 def main():
@@ -34,7 +34,7 @@ def main():
     grads, flops = {}, {}
     for shard in (True, False):
       config.shard_population = shard
-      trainer = build.build_trainer(config)
+      trainer = program.build_trainer(config)
       state = trainer.place(trainer.init(jax.random.PRNGKey(0)))
       if estimator != "full_es":
         leaf = jax.tree.leaves(state.unroll["digits_mlp"].inner.params)[0]

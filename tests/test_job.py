@@ -15,7 +15,7 @@ import pytest
 
 import learned_opt
 from configs import quickstart
-from meta_train import build, job
+from meta_train import main as program
 from meta_train.unroll import InnerState
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -43,11 +43,11 @@ def _leaves_equal(a, b):
 
 
 def test_resume_is_bitwise_exact(tmp_path):
-  whole = job.train(tiny_config(6), str(tmp_path / "whole"))
-  half = job.train(tiny_config(3), str(tmp_path / "split"))
+  whole = program.train(tiny_config(6), str(tmp_path / "whole"))
+  half = program.train(tiny_config(3), str(tmp_path / "split"))
   assert int(half.step) == 3
   assert os.path.isdir(tmp_path / "split" / "checkpoints" / "3")
-  resumed = job.train(tiny_config(6), str(tmp_path / "split"))
+  resumed = program.train(tiny_config(6), str(tmp_path / "split"))
   assert int(resumed.step) == 6
   assert _leaves_equal(whole.theta, resumed.theta)
   assert _leaves_equal(whole.unroll, resumed.unroll)
@@ -64,8 +64,8 @@ def test_resume_is_bitwise_exact(tmp_path):
 def test_update_inside_meta_training_equals_loaded_optimizer(tmp_path, width):
   config = tiny_config(3)
   config.lopt.hidden_sizes = (width,)
-  state = job.train(config, str(tmp_path))
-  trainer = build.build_trainer(config)
+  state = program.train(config, str(tmp_path))
+  trainer = program.build_trainer(config)
   unroller = trainer.estimators["digits_mlp"].unroller
   # One inner step exactly as meta-training takes it, on the positive particle of pair 0.
   member = jax.tree.map(lambda x: x[0, 0], state.unroll["digits_mlp"].inner)
@@ -136,7 +136,7 @@ def test_unknown_task_family_suggests_close_matches():
   config = quickstart.get_config()
   config.tasks = {"quadratc": {}}
   with pytest.raises(ValueError, match="Did you mean 'quadratic'"):
-    build.build_trainer(config)
+    program.build_trainer(config)
 
 
 def test_unwritable_workdir_exits_2(tmp_path):
@@ -151,7 +151,7 @@ def test_unwritable_workdir_exits_2(tmp_path):
 def test_checkpoint_of_another_architecture_exits_2_and_keeps_the_workdir(tmp_path):
   config = tiny_config(3)
   config.lopt = {"architecture": "learned_sgd", "initial_learning_rate": 0.01}
-  job.train(config, str(tmp_path))
+  program.train(config, str(tmp_path))
   before = _snapshot(tmp_path)
   result = _run([f"--config={QUICKSTART}", f"--workdir={tmp_path}"])
   assert result.returncode == 2, result.stderr
@@ -232,7 +232,7 @@ def test_sigkill_at_three_points_then_resume_is_bitwise_exact(tmp_path):
   num_steps = 12
   config = tiny_config(num_steps)
   config.checkpoint_every = 1
-  whole = job.train(config, str(tmp_path / "whole"))
+  whole = program.train(config, str(tmp_path / "whole"))
   workdir = tmp_path / "killed"
   metrics = workdir / "metrics.jsonl"
   args = [f"--config={QUICKSTART}", f"--workdir={workdir}", *_tiny_overrides(num_steps)]
@@ -290,7 +290,7 @@ def test_periodic_evaluation_on_heldout_tasks_is_logged(tmp_path):
   config.eval.every = 2
   config.eval.num_steps = 10
   config.eval.tasks = ("digits_mlp_32",)
-  job.train(config, str(tmp_path))
+  program.train(config, str(tmp_path))
   lines = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
   evaluated = [m["step"] for m in lines if "eval/digits_mlp_32/final_train_loss" in m]
   assert evaluated == [2, 4]
@@ -299,14 +299,28 @@ def test_periodic_evaluation_on_heldout_tasks_is_logged(tmp_path):
       assert all(np.isfinite(m[f"eval/digits_mlp_32/{k}"]) for k in ("valid_loss", "test_loss"))
   config.eval.tasks = ("digits_mlp_23",)
   with pytest.raises(ValueError, match="Did you mean 'digits_mlp_32'"):
-    job.setup(config, str(tmp_path / "other"))
+    program.setup(config, str(tmp_path / "other"))
+
+
+def test_max_wall_minutes_stops_checkpoints_and_resumes(tmp_path):
+  config = tiny_config(1000)
+  config.checkpoint_every = 1000
+  config.max_wall_minutes = 1e-6  # 60 microseconds: over after the first meta-step
+  state = program.train(config, str(tmp_path))
+  assert int(state.step) == 1
+  assert os.path.isdir(tmp_path / "checkpoints" / "1")
+  config.max_wall_minutes = 0.0  # no limit
+  config.num_steps = 3
+  assert int(program.train(config, str(tmp_path)).step) == 3
+  steps = [json.loads(line)["step"] for line in open(tmp_path / "metrics.jsonl")]
+  assert steps == [1, 2, 3]
 
 
 def test_unreadable_newest_checkpoint_falls_back_to_the_previous_one(tmp_path):
-  job.train(tiny_config(6), str(tmp_path))
+  program.train(tiny_config(6), str(tmp_path))
   newest = tmp_path / "checkpoints" / "6" / "train_state"
   for name in ("_METADATA", "manifest.ocdbt"):
     (newest / name).unlink()  # a write cut short
-  run = job.setup(tiny_config(6), str(tmp_path))
+  run = program.setup(tiny_config(6), str(tmp_path))
   assert int(run.state.step) == 3
   run.checkpoints.close()

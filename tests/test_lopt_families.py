@@ -16,7 +16,7 @@ import learned_opt
 import tasks
 from configs import quickstart
 from learned_opt.mlp_lopt import ADAFAC_FEATURES
-from meta_train import build
+from meta_train import main as program
 
 MLP_FEATURES = ("grad", "param", "momentum_0.5", "momentum_0.9", "rms_0.999", "norm_momentum_0.9")
 FAMILIES = {
@@ -117,13 +117,13 @@ def _train_nnx(opt, pass_loss):
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_family_meta_trains_exports_and_trains_flax(name, tmp_path):
   config = _config(FAMILIES[name])
-  trainer = build.build_trainer(config)
+  trainer = program.build_trainer(config)
   lopt = trainer.lopt
   state = trainer.init(jax.random.PRNGKey(0))
   theta0 = state.theta
   for _ in range(META_STEPS):
     state, _ = trainer.step(state)
-  family = tasks.get_family("quadratic", **build._tuples(config.tasks.quadratic.to_dict()))
+  family = tasks.get_family("quadratic", **program.plain(config.tasks.quadratic))
   before, after = _heldout_loss(lopt, theta0, family), _heldout_loss(lopt, state.theta, family)
   print(f"{name}: held-out meta-loss {before:.3f} -> {after:.3f}")
   assert after < before - 0.1, (name, before, after)

@@ -16,9 +16,9 @@ import learned_opt
 import tasks
 from configs import nino as nino_config
 from learned_opt import neural_graph, nino
-from learned_opt.nowcast import linear_extrapolation, nowcast
-from meta_train import nowcast_job
-from meta_train import trajectories as traj_lib
+from learned_opt.jumps import jump_every, linear_extrapolation
+from meta_train.nowcast import train as nowcaster
+from meta_train.nowcast import trajectories as traj_lib
 from tasks.language import TransformerLM
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -193,7 +193,7 @@ def test_wrapper_matches_a_numpy_reference():
   target = np.array([1.0, -2.0, 0.5])
   params = {"x": jnp.zeros(3)}
   lr, every, context, ahead = 0.1, 6, 3, 2.0
-  opt = nowcast(optax.sgd(lr), linear_extrapolation(ahead), every=every, context=context)
+  opt = jump_every(optax.sgd(lr), linear_extrapolation(ahead), every=every, context=context)
   state = opt.init(params)
   update = jax.jit(opt.update)
   x, snaps = np.zeros(3), []
@@ -212,36 +212,47 @@ def test_wrapper_matches_a_numpy_reference():
 
 def test_wrapper_rejects_bad_arguments():
   with pytest.raises(ValueError, match="multiple of context"):
-    nowcast(optax.adam(1e-3), linear_extrapolation(1.0), every=7, context=3)
-  opt = nowcast(optax.adam(1e-3), linear_extrapolation(1.0), every=6, context=3)
+    jump_every(optax.adam(1e-3), linear_extrapolation(1.0), every=7, context=3)
+  opt = jump_every(optax.adam(1e-3), linear_extrapolation(1.0), every=6, context=3)
   with pytest.raises(ValueError, match="params"):
     opt.update({"x": jnp.ones(2)}, opt.init({"x": jnp.ones(2)}))
 
 
 def test_wrapper_trains_a_flax_nnx_model():
-  model = _NNXMLP(nnx.Rngs(0))
   lopt = nino.Nino(hidden=8, layers=1, every=10, context=5, base_learning_rate=1e-2)
   theta = lopt.init(jax.random.PRNGKey(0))
   theta["out"][1]["w"] = 0.01 * jnp.ones_like(theta["out"][1]["w"])  # predicts a change
-  optimizer = nnx.Optimizer(model, lopt.opt(theta), wrt=nnx.Param)
   x = jax.random.normal(jax.random.PRNGKey(1), (64, 4))
   y = jnp.stack([jnp.sin(x.sum(-1)), x[:, 0], x[:, 1] * x[:, 2]], -1)
 
-  @nnx.jit
-  def train_step(model, optimizer):
-    loss, grads = nnx.value_and_grad(lambda m: jnp.mean((m(x) - y) ** 2))(model)
-    optimizer.update(model, grads)
-    return loss
+  def train(opt, steps):
+    model = _NNXMLP(nnx.Rngs(0))
+    optimizer = nnx.Optimizer(model, opt, wrt=nnx.Param)
 
-  losses = [float(train_step(model, optimizer)) for _ in range(40)]
+    @nnx.jit
+    def train_step(model, optimizer):
+      loss, grads = nnx.value_and_grad(lambda m: jnp.mean((m(x) - y) ** 2))(model)
+      optimizer.update(model, grads)
+      return loss
+
+    losses = [float(train_step(model, optimizer)) for _ in range(steps)]
+    return np.asarray(losses), jax.tree.leaves(nnx.state(model, nnx.Param))
+
+  losses, _ = train(lopt.opt(theta), 40)
   assert np.all(np.isfinite(losses)) and losses[-1] < 0.5 * losses[0]
+  # Adam alone takes the same first 10 steps; the 10th step's jump then moves the model
+  # away from where Adam took it (a no-op jump would leave it there).
+  np.testing.assert_allclose(losses[:10], train(optax.adam(1e-2), 10)[0], rtol=1e-5)
+  (_, with_jump), (_, adam) = train(lopt.opt(theta), 10), train(optax.adam(1e-2), 10)
+  moved = max(float(jnp.max(jnp.abs(a - b))) for a, b in zip(with_jump, adam, strict=True))
+  assert moved > 1e-4, moved  # ~1e-3; a no-op jump: ~1e-8 (float rounding)
 
 
 def test_sampled_windows_are_consecutive_snapshots_and_their_target():
   """A trajectory whose snapshot i is filled with i: windows and targets read back indices."""
   num, context = 30, 5
   traj = {"w": jnp.broadcast_to(jnp.arange(num, dtype=jnp.float32)[:, None, None], (num, 2, 3))}
-  window, ahead, target = nowcast_job.sample_windows(
+  window, ahead, target = nowcaster.sample_windows(
     traj, jax.random.PRNGKey(0), 256, context, (1, 10)
   )
   first = window["w"][:, :, 0, 0]  # [batch, context]: snapshot indices
@@ -271,17 +282,17 @@ def _tiny_config(num_steps=40):
 def trained(tmp_path_factory):
   """A nowcaster trained for 200 steps on two digits-MLP trajectories."""
   workdir = str(tmp_path_factory.mktemp("nino"))
-  state = nowcast_job.run(nowcast_job.setup(_tiny_config(200), workdir), log=lambda _: None)
+  state = nowcaster.train_nowcaster(nowcaster.setup(_tiny_config(200), workdir), log=lambda _: None)
   return workdir, state
 
 
 def test_trained_nowcaster_beats_trivial_predictors_on_heldout_trajectories(trained):
   """Held out: another architecture's (tanh) trajectories, 5 spacings (50 steps) ahead."""
   workdir, state = trained
-  lopt = nowcast_job.lopt_of(_tiny_config())
+  lopt = nowcaster.lopt_of(_tiny_config())
   heldout = traj_lib.load(os.path.join(workdir, traj_lib.DIRNAME), "digits_mlp_32_tanh", 1)
-  graph = nowcast_job._graph("digits_mlp_32_tanh")
-  errors = nowcast_job.heldout_errors(
+  graph = nowcaster._graph("digits_mlp_32_tanh")
+  errors = nowcaster.heldout_errors(
     lopt, state.theta, graph, heldout.params, jax.random.PRNGKey(7), 64, 5
   )
   errors = {k: float(v) for k, v in errors.items()}
@@ -298,17 +309,22 @@ def test_job_resumes_exactly_and_loads_as_optax(trained, tmp_path):
     os.makedirs(d)
     os.symlink(os.path.join(workdir, traj_lib.DIRNAME), os.path.join(d, traj_lib.DIRNAME))
   quiet = lambda _: None
-  a = nowcast_job.run(nowcast_job.setup(_tiny_config(40), whole), log=quiet)
-  half = nowcast_job.run(nowcast_job.setup(_tiny_config(20), split), log=quiet)
-  b = nowcast_job.run(nowcast_job.setup(_tiny_config(40), split), log=quiet)
+  a = nowcaster.train_nowcaster(nowcaster.setup(_tiny_config(40), whole), log=quiet)
+  half = nowcaster.train_nowcaster(nowcaster.setup(_tiny_config(20), split), log=quiet)
+  b = nowcaster.train_nowcaster(nowcaster.setup(_tiny_config(40), split), log=quiet)
   assert int(half.step) == 20 and int(b.step) == 40
   assert _equal(a.theta, b.theta) and not _equal(half.theta, b.theta)
   lopt, theta = learned_opt.load_theta(split)
-  assert lopt == nowcast_job.lopt_of(_tiny_config()) and _equal(theta, b.theta)
+  assert lopt == nowcaster.lopt_of(_tiny_config()) and _equal(theta, b.theta)
   opt = learned_opt.load(split)
   task = tasks.get("digits_mlp_32")
-  out = tasks.train(task, opt, num_steps=60)  # jumps at steps 50
-  assert np.all(np.isfinite(out["train_loss"])) and out["train_loss"][-1] < out["train_loss"][0]
+  out = tasks.train(task, opt, num_steps=60)["train_loss"]  # jumps at steps 50
+  assert np.all(np.isfinite(out)) and out[-1] < out[0]
+  # The base optimizer alone takes the same first 50 steps; from the jump on, the losses
+  # are those of other parameters (a no-op jump would leave them Adam's).
+  adam = tasks.train(task, optax.adam(lopt.base_learning_rate), num_steps=60)["train_loss"]
+  np.testing.assert_allclose(out[:50], adam[:50], rtol=1e-5)
+  assert np.max(np.abs(out[50:] - adam[50:]) / adam[50:]) > 1e-3, (out[50:], adam[50:])
 
 
 def _tree_hash(path):
@@ -336,7 +352,7 @@ def test_bad_input_is_refused_before_writing(trained, change, message):
   config = _tiny_config(200)
   change(config)
   with pytest.raises(ValueError, match=message):
-    nowcast_job.setup(config, workdir)
+    nowcaster.setup(config, workdir)
   assert _tree_hash(workdir) == before
 
 

@@ -1,15 +1,17 @@
-"""The nowcaster's training job: set-up (which rejects bad input before writing anything)
-and the loop. `python -m meta_train.nowcast` is its command line.
+"""Train a NiNo nowcaster: the program, read top to bottom (set-up, step, held-out errors, the
+loop). `python -m meta_train.nowcast` is its command line (`meta_train/nowcast/__main__.py`).
 
 1. Collects (or reuses) Adam trajectories of the configured zoo tasks, and of the held-out
-   tasks, under `workdir/trajectories/` (format: `meta_train.trajectories`).
+   tasks, under `workdir/trajectories/` (format: `meta_train.nowcast.trajectories`).
 2. Trains the nowcaster (`learned_opt.nino`) with the L1 loss on windows sampled from the
    training trajectories: `context` snapshots and the one `ahead` spacings later,
    `ahead` uniform in 1..max_ahead; one task's trajectory per step (uniformly).
 3. Logs the training loss and, on windows of the held-out trajectories, the mean absolute
    error of the nowcast against no change and linear extrapolation (`metrics.jsonl`, `tb/`),
    and checkpoints like a meta-training workdir (`checkpoints/<step>/theta|lopt|train_state|
-   config`), so `learned_opt.load(workdir)` gives `nowcast(adam, every, context)`.
+   config`), so `learned_opt.load(workdir)` gives `jump_every(adam, nowcaster, every, context)`.
+   The loop is meta-training's (`meta_train.loop`: progress bar, metrics, checkpoint
+   cadence, SIGTERM).
 
 Rerunning with the same workdir resumes from its newest checkpoint and ends with bitwise the
 same theta as an uninterrupted run. Bad input (unknown task, a task without a neural graph,
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import signal
 from typing import Any, NamedTuple
 
 import jax
@@ -34,20 +35,29 @@ from tqdm import tqdm
 import learned_opt
 import tasks
 from learned_opt import neural_graph, nino
-from learned_opt.nowcast import linear_extrapolation
-from meta_train import trajectories as traj_lib
+from learned_opt.jumps import linear_extrapolation
+from meta_train import loop
 from meta_train import workdir as workdir_lib
-from meta_train.metrics import MetricsWriter
+from meta_train.nowcast import trajectories as traj_lib
+
+# ---------------------------------------------------------------------------------------
+# Set-up: the nowcaster, the trajectories' spec, the neural graphs; bad input is refused
+# before anything is written.
+# ---------------------------------------------------------------------------------------
 
 
-class TrainState(NamedTuple):
+class NowcasterState(NamedTuple):
+  """Everything the nowcaster's training needs to resume exactly."""
+
   step: jax.Array
   theta: Any
   opt_state: Any
 
 
 @dataclasses.dataclass
-class Run:
+class NowcasterRun:
+  """A nowcaster training ready to loop: its objects, its open workdir, its first state."""
+
   config: ml_collections.ConfigDict
   lopt: nino.Nino
   workdir: str
@@ -55,7 +65,7 @@ class Run:
   graphs: dict[str, neural_graph.NeuralGraph]
   checkpoints: workdir_lib.Checkpoints
   record: dict
-  state: TrainState
+  state: NowcasterState
 
 
 def _num_heads(task_name: str) -> int | None:
@@ -96,7 +106,7 @@ def optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation
   )
 
 
-def setup(config: ml_collections.ConfigDict, workdir: str) -> Run:
+def setup(config: ml_collections.ConfigDict, workdir: str) -> NowcasterRun:
   """Checks the config and the workdir, then opens it; raises `ValueError` on bad input."""
   lopt = lopt_of(config)
   t = config.trajectories
@@ -125,12 +135,17 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Run:
     state = init()
   else:
     tqdm.write(f"Resuming from step {int(state.step)} in {workdir}.")
-  return Run(config, lopt, workdir, spec, graphs, checkpoints, record, state)
+  return NowcasterRun(config, lopt, workdir, spec, graphs, checkpoints, record, state)
 
 
-def init_state(config: ml_collections.ConfigDict, lopt: nino.Nino) -> TrainState:
+def init_state(config: ml_collections.ConfigDict, lopt: nino.Nino) -> NowcasterState:
   theta = lopt.init(jax.random.PRNGKey(config.seed))
-  return TrainState(jnp.zeros([], jnp.int32), theta, optimizer(config).init(theta))
+  return NowcasterState(jnp.zeros([], jnp.int32), theta, optimizer(config).init(theta))
+
+
+# ---------------------------------------------------------------------------------------
+# The step: the L1 loss on a batch of windows of one trajectory, Adam on the nowcaster.
+# ---------------------------------------------------------------------------------------
 
 
 def sample_windows(
@@ -166,13 +181,18 @@ def _train_step(config, lopt, graph):
     return jnp.mean(losses)
 
   @jax.jit
-  def step(state: TrainState, params, key):
+  def step(state: NowcasterState, params, key):
     value, grads = jax.value_and_grad(batch_loss)(state.theta, params, key)
     updates, opt_state = opt.update(grads, state.opt_state, state.theta)
     theta = optax.apply_updates(state.theta, updates)
-    return TrainState(state.step + 1, theta, opt_state), value
+    return NowcasterState(state.step + 1, theta, opt_state), value
 
   return step
+
+
+# ---------------------------------------------------------------------------------------
+# Held-out errors: the nowcast against the two trivial predictors.
+# ---------------------------------------------------------------------------------------
 
 
 def heldout_errors(lopt, theta, graph, params, key, batch, ahead) -> dict[str, jax.Array]:
@@ -194,58 +214,62 @@ def heldout_errors(lopt, theta, graph, params, key, batch, ahead) -> dict[str, j
   }
 
 
-def run(r: Run, log=tqdm.write) -> TrainState:
-  """Collects the trajectories, then trains to `config.train.num_steps`; checkpoints."""
-  config, lopt, state = r.config, r.lopt, r.state
-  trajs = traj_lib.collect(os.path.join(r.workdir, traj_lib.DIRNAME), r.spec, log=log)
-  train_names = tuple(config.trajectories.tasks)
-  train = [t for t in trajs if t.task in train_names]
+# ---------------------------------------------------------------------------------------
+# The loop.
+# ---------------------------------------------------------------------------------------
+
+
+def train_nowcaster(run: NowcasterRun, log=tqdm.write) -> NowcasterState:
+  """Collects the trajectories, then trains to `config.train.num_steps`; checkpoints.
+
+  Each step trains on one training trajectory, picked uniformly from the step number;
+  each logged line holds the mean L1 loss since the previous one (`train_l1`) and every
+  held-out trajectory's errors (`heldout/<task>/seed<s>/<predictor>_mae`).
+  """
+  config, lopt = run.config, run.lopt
+  trajs = traj_lib.collect(os.path.join(run.workdir, traj_lib.DIRNAME), run.spec, log=log)
+  train = [t for t in trajs if t.task in tuple(config.trajectories.tasks)]
   heldout = [t for t in trajs if t.task in tuple(config.eval.tasks)]
   device = {id(t): jax.tree.map(jnp.asarray, t.params) for t in trajs}
-  steps = {n: _train_step(config, lopt, r.graphs[n]) for n in train_names}
+  steps = {n: _train_step(config, lopt, run.graphs[n]) for n in config.trajectories.tasks}
   evaluate = {
     n: jax.jit(
-      lambda theta, params, key, g=r.graphs[n]: heldout_errors(
+      lambda theta, params, key, g=run.graphs[n]: heldout_errors(
         lopt, theta, g, params, key, config.eval.batch_size, lopt.ahead
       )
     )
     for n in config.eval.tasks
   }
-  config_json = config.to_dict()
-  writer = MetricsWriter(r.workdir, resume_step=int(state.step))
-  bar = tqdm(total=config.train.num_steps, initial=int(state.step), desc="nowcaster", unit="step")
-  terminated = []
-  previous = signal.signal(signal.SIGTERM, lambda signum, frame: terminated.append(signum))
   base_key = jax.random.PRNGKey(config.seed)
-  losses = []
-  try:
-    while int(state.step) < config.train.num_steps and not terminated:
-      step = int(state.step)
-      pick = np.random.default_rng([config.seed, step]).integers(len(train))
-      t = train[pick]
-      state, loss = steps[t.task](state, device[id(t)], jax.random.fold_in(base_key, step))
-      losses.append(float(loss))
-      bar.update(1)
-      step += 1
-      if step % config.log_every == 0 or step == config.train.num_steps:
-        metrics = {"train_l1": float(np.mean(losses))}
-        losses = []
-        eval_key = jax.random.PRNGKey(config.seed + 1)
-        for h in heldout:
-          errs = evaluate[h.task](state.theta, device[id(h)], jax.random.fold_in(eval_key, h.seed))
-          for k, v in errs.items():
-            metrics[f"heldout/{h.task}/seed{h.seed}/{k}"] = float(v)
-        writer.write(step, metrics)
-        bar.set_postfix(train_l1=f"{metrics['train_l1']:.4f}")
-      if step % config.checkpoint_every == 0:
-        r.checkpoints.save(state, r.record, config_json)
-    if r.checkpoints.latest_step() != int(state.step):
-      r.checkpoints.save(state, r.record, config_json)
-    if terminated:
-      log(f"SIGTERM: checkpointed step {int(state.step)} in {r.workdir}; rerun to resume.")
-  finally:
-    signal.signal(signal.SIGTERM, previous)
-    bar.close()
-    writer.close()
-    r.checkpoints.close()
-  return state
+
+  def step(state):
+    number = int(state.step)
+    t = train[np.random.default_rng([config.seed, number]).integers(len(train))]
+    state, loss = steps[t.task](state, device[id(t)], jax.random.fold_in(base_key, number))
+    return state, {"train_l1": float(loss)}
+
+  def summarize(step, state, history, seconds):
+    del step, seconds
+    metrics = {"train_l1": float(np.mean([m["train_l1"] for m in history]))}
+    eval_key = jax.random.PRNGKey(config.seed + 1)
+    for h in heldout:
+      errs = evaluate[h.task](state.theta, device[id(h)], jax.random.fold_in(eval_key, h.seed))
+      for k, v in errs.items():
+        metrics[f"heldout/{h.task}/seed{h.seed}/{k}"] = float(v)
+    return metrics
+
+  return loop.run(
+    run.state,
+    step,
+    workdir=run.workdir,
+    checkpoints=run.checkpoints,
+    record=run.record,
+    config=config.to_dict(),
+    num_steps=config.train.num_steps,
+    log_every=config.log_every,
+    checkpoint_every=config.checkpoint_every,
+    summarize=summarize,
+    postfix=lambda metrics: {"train_l1": f"{metrics['train_l1']:.4f}"},
+    desc="nowcaster",
+    echo=log,
+  )

@@ -68,7 +68,7 @@ def spec(task_lrs: dict[str, float], seeds: tuple[int, ...], num_steps: int, spa
   }
 
 
-def run(
+def adam_trajectory(
   task_name: str, learning_rate: float, seed: int, num_steps: int, spacing: int
 ) -> Trajectory:
   """Adam at `learning_rate` on zoo task `task_name` from `task.init`, a snapshot every
@@ -181,7 +181,9 @@ def collect(directory: str, the_spec: dict, log=print) -> list[Trajectory]:
         log(f"collecting trajectory {task_name} seed {seed} ...")
         save(
           directory,
-          run(task_name, entry["learning_rate"], seed, the_spec["num_steps"], the_spec["spacing"]),
+          adam_trajectory(
+            task_name, entry["learning_rate"], seed, the_spec["num_steps"], the_spec["spacing"]
+          ),
         )
       out.append(load(directory, task_name, seed))
   return out

@@ -1,4 +1,4 @@
-"""`nowcast`: run a base optimizer and, every `every` steps, jump to predicted parameters.
+"""`jump_every`: run a base optimizer and, every `every` steps, jump to predicted parameters.
 
 The wrapper of NiNo (Knyazev et al., ICLR 2025, arXiv:2409.04434) and of weight nowcasting
 (Jang et al., ICML 2023): the base optimizer (Adam in the papers) takes every step; the
@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import optax
 
 
-class NowcastState(NamedTuple):
+class JumpEveryState(NamedTuple):
   count: jax.Array  # steps taken
   base: Any  # the base optimizer's state
   # Like params, each leaf [context, *shape]: a ring of snapshots, snapshot j (the
@@ -32,7 +32,7 @@ class NowcastState(NamedTuple):
   window: Any
 
 
-def nowcast(
+def jump_every(
   base: optax.GradientTransformation,
   predict: Callable[[Any], Any],
   *,
@@ -44,7 +44,8 @@ def nowcast(
   Args:
     base: the optimizer that takes every step (e.g. `optax.adam(1e-3)`).
     predict: `window -> params`, where each leaf of `window` is `[context, *shape]`, the
-      snapshots oldest first (e.g. a NiNo nowcaster's `Nino.predictor(theta, ahead)`).
+      snapshots oldest first (e.g. a NiNo nowcaster's `Nino.predictor(theta, ahead)`, or
+      `linear_extrapolation(ahead)`).
     every: steps between jumps; a multiple of `context`.
     context: snapshots the predictor reads, `every // context` steps apart.
 
@@ -52,20 +53,20 @@ def nowcast(
   """
   if context < 1 or every < context or every % context:
     raise ValueError(
-      f"nowcast needs every (got {every}) to be a positive multiple of context (got {context}): "
-      "the context snapshots are every // context steps apart."
+      f"jump_every needs every (got {every}) to be a positive multiple of context (got "
+      f"{context}): the context snapshots are every // context steps apart."
     )
   base = optax.with_extra_args_support(base)
   spacing = every // context
 
   def init_fn(params):
     window = jax.tree.map(lambda p: jnp.broadcast_to(p, (context, *p.shape)), params)
-    return NowcastState(jnp.zeros([], jnp.int32), base.init(params), window)
+    return JumpEveryState(jnp.zeros([], jnp.int32), base.init(params), window)
 
   def update_fn(updates, state, params=None, **extra_args):
     if params is None:
-      raise ValueError("nowcast moves the parameters: call `update(grads, state, params)`.")
-    state = NowcastState(*state)  # wrappers (flax nnx) may hand the tuple back as a sequence
+      raise ValueError("jump_every moves the parameters: call `update(grads, state, params)`.")
+    state = JumpEveryState(*state)  # wrappers (flax nnx) may hand the tuple back as a sequence
     base_updates, base_state = base.update(updates, state.base, params, **extra_args)
     stepped = optax.apply_updates(params, base_updates)
     count = state.count + 1
@@ -83,7 +84,7 @@ def nowcast(
       lambda: stepped,
     )
     new_updates = jax.tree.map(lambda n, p: (n - p).astype(p.dtype), new_params, params)
-    return new_updates, NowcastState(count, base_state, window)
+    return new_updates, JumpEveryState(count, base_state, window)
 
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 

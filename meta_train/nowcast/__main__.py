@@ -3,7 +3,7 @@
     python -m meta_train.nowcast --config=configs/nino.py --workdir=runs/nino \
         [--config.train.num_steps=2000 --config.nowcaster.hidden=64 ...]
 
-What it does and writes: `meta_train.nowcast_job`. Rerunning with the same workdir resumes;
+What it does and writes: `meta_train.nowcast.train`. Rerunning with the same workdir resumes;
 bad input prints one message and exits with status 2, touching nothing in the workdir.
 """
 
@@ -13,7 +13,7 @@ from absl import flags
 from ml_collections import config_flags
 
 import cli
-from meta_train import nowcast_job
+from meta_train.nowcast import train
 
 _CONFIG = config_flags.DEFINE_config_file(
   "config", None, "Path to a config file (configs/nino.py)."
@@ -24,17 +24,17 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for trajectories, che
 def main(argv: list[str]) -> None:
   cli.start(argv, _CONFIG, _WORKDIR)
   try:
-    r = nowcast_job.setup(_CONFIG.value, _WORKDIR.value)
+    run = train.setup(_CONFIG.value, _WORKDIR.value)
   except ValueError as e:
     cli.usage_error(str(e))
   try:
-    state = nowcast_job.run(r)
+    state = train.train_nowcaster(run)
   except ValueError as e:  # trajectories of another spec in the workdir
     cli.usage_error(str(e))
   print(
     f"Trained the nowcaster to step {int(state.step)}; it loads with "
-    f"learned_opt.load({r.workdir!r}) as nowcast(adam({r.lopt.base_learning_rate}), "
-    f"every={r.lopt.every}, context={r.lopt.context})."
+    f"learned_opt.load({run.workdir!r}) as jump_every(adam({run.lopt.base_learning_rate}), "
+    f"nowcaster, every={run.lopt.every}, context={run.lopt.context})."
   )
 
 
