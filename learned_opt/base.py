@@ -2,11 +2,19 @@
 
 Meta-training differentiates or perturbs `theta` through `opt(theta).update` inside the
 unroll; users call the very same `opt(theta)`. There is no separate export path.
+
+A concrete learned optimizer registers itself under its `architecture` name when its class
+is defined; `get(name, **config)` and `names()` look it up (what a checkpoint record and a
+config refer to). `learned_opt.registry` imports every architecture of the package, so that
+all of them are known once `learned_opt` is imported.
 """
 
 from __future__ import annotations
 
 import abc
+import dataclasses
+import difflib
+import inspect
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -14,6 +22,7 @@ import jax
 import optax
 
 MetaParams = Any
+_ARCHITECTURES: dict[str, type[LearnedOptimizer]] = {}
 
 
 class LearnedOptimizer(abc.ABC):
@@ -27,6 +36,15 @@ class LearnedOptimizer(abc.ABC):
 
   architecture: ClassVar[str]
 
+  def __init_subclass__(cls, **kwargs):
+    super().__init_subclass__(**kwargs)
+    name = cls.__dict__.get("architecture")
+    if name is not None:
+      known = _ARCHITECTURES.get(name)
+      if known is not None and known.__qualname__ != cls.__qualname__:
+        raise ValueError(f"Architecture {name!r} is already {known.__qualname__}'s.")
+      _ARCHITECTURES[name] = cls
+
   @abc.abstractmethod
   def init(self, key: jax.Array) -> MetaParams:
     """Initial meta-parameters."""
@@ -36,6 +54,40 @@ class LearnedOptimizer(abc.ABC):
     self, theta: MetaParams, *, num_steps: int | None = None
   ) -> optax.GradientTransformationExtraArgs:
     """The optax optimizer that `theta` defines (`num_steps`: the training horizon, if known)."""
+
+
+def names() -> list[str]:
+  """Names of the registered architectures."""
+  return sorted(_ARCHITECTURES)
+
+
+def get(architecture: str, **config: Any) -> LearnedOptimizer:
+  """The learned optimizer `architecture` built from its configuration fields."""
+  if architecture not in _ARCHITECTURES:
+    close = difflib.get_close_matches(architecture, names(), n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    raise ValueError(
+      f"Unknown learned-optimizer architecture {architecture!r}.{hint} Known: {names()}."
+    )
+  cls = _ARCHITECTURES[architecture]
+  fields = {f.name for f in dataclasses.fields(cls)}
+  unknown = set(config) - fields
+  if unknown:
+    raise ValueError(
+      f"Architecture {architecture!r} has no option {sorted(unknown)}; it takes {sorted(fields)}."
+    )
+  return cls(**config)
+
+
+def rule_options(lopt: LearnedOptimizer, rule: Callable) -> dict[str, Any]:
+  """The fields of `lopt` that its functional form `rule` takes as keyword arguments.
+
+  A rule's options are stated once, as the fields (and defaults) of its dataclass; `opt`
+  forwards them with `rule(theta, **rule_options(self, rule), ...)`, and the functional form
+  declares them without defaults.
+  """
+  takes = inspect.signature(rule).parameters
+  return {f.name: getattr(lopt, f.name) for f in dataclasses.fields(lopt) if f.name in takes}
 
 
 def map_tensors(

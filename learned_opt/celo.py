@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import optax
 
 import baselines
-from learned_opt import mup, nets
+from learned_opt import base, mup, nets
 from learned_opt.base import LearnedOptimizer
 from learned_opt.features import FeatureBank
 from learned_opt.features.schedule import LossStats, init_loss_stats
@@ -126,10 +126,8 @@ class Celo(LearnedOptimizer):
 
   def _inner(self) -> LearnedOptimizer | None:
     """The learned rule scheduled, or None when `rule` names a baseline."""
-    from learned_opt import registry  # the registry lists this class
-
-    if self.rule in registry.names():
-      return registry.get(self.rule, **dict(self.rule_config))
+    if self.rule in base.names():
+      return base.get(self.rule, **dict(self.rule_config))
     baselines.get(self.rule, **dict(self.rule_config))
     return None
 

@@ -26,7 +26,7 @@ import optax
 
 from baselines.matrix import matrix_shape, newton_schulz
 from learned_opt import mup, nets
-from learned_opt.base import LearnedOptimizer, map_tensors
+from learned_opt.base import LearnedOptimizer, map_tensors, rule_options
 from learned_opt.features import FeatureBank
 
 DEFAULT_FEATURES = (
@@ -60,11 +60,13 @@ def orthogonalize(d: jax.Array) -> jax.Array:
 def celo2(
   theta: dict,
   *,
-  features: tuple[str, ...] = DEFAULT_FEATURES,
-  step_mult: float = 1e-3,
+  features: tuple[str, ...],
+  step_mult: float,
   eps: float = 1e-8,
 ) -> optax.GradientTransformationExtraArgs:
   """The Celo2-style rule with meta-parameters `theta` (from `Celo2.init`) as optax.
+
+  The options' defaults are `Celo2`'s fields (`Celo2(...).opt(theta)` is this rule).
 
   Args:
     theta: `{"layers": [{"w", "b"}, ...], "log_step": scalar}`.
@@ -128,4 +130,4 @@ class Celo2(LearnedOptimizer):
 
   def opt(self, theta, *, num_steps=None):
     del num_steps  # the rule does not read the horizon
-    return mup.with_mup(celo2(theta, features=self.features, step_mult=self.step_mult), self.mup)
+    return mup.with_mup(celo2(theta, **rule_options(self, celo2)), self.mup)

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import optax
 
 from learned_opt import mup, nets
-from learned_opt.base import LearnedOptimizer, map_tensors
+from learned_opt.base import LearnedOptimizer, map_tensors, rule_options
 from learned_opt.features import FeatureBank
 from learned_opt.features.schedule import LossStats, init_loss_stats
 
@@ -68,12 +68,14 @@ class MLPLOptState(NamedTuple):
 def mlp_lopt(
   theta: dict,
   *,
-  features: tuple[str, ...] = DEFAULT_FEATURES,
-  exp_mult: float = 1e-3,
-  step_mult: float = 1e-3,
+  features: tuple[str, ...],
+  exp_mult: float,
+  step_mult: float,
   num_steps: jax.Array | int | None = None,
 ) -> optax.GradientTransformationExtraArgs:
   """The per-parameter MLP rule with meta-parameters `theta` as an optax optimizer.
+
+  The options' defaults are `MLPLOpt`'s fields (`MLPLOpt(...).opt(theta)` is this rule).
 
   Args:
     theta: `{"layers": [{"w", "b"}, ...]}`, as made by `MLPLOpt.init`.
@@ -133,11 +135,5 @@ class MLPLOpt(LearnedOptimizer):
     return {"layers": nets.init_mlp(key, (len(self.features), *self.hidden_sizes, 2))}
 
   def opt(self, theta, *, num_steps=None):
-    tx = mlp_lopt(
-      theta,
-      features=self.features,
-      exp_mult=self.exp_mult,
-      step_mult=self.step_mult,
-      num_steps=num_steps,
-    )
+    tx = mlp_lopt(theta, **rule_options(self, mlp_lopt), num_steps=num_steps)
     return mup.with_mup(tx, self.mup)

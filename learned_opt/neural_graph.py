@@ -232,6 +232,25 @@ def _layers(params: Any) -> list[tuple[tuple[str, ...], Any, tuple[str, ...] | N
   return layers
 
 
+def input_kernels(params: Any) -> set[tuple[str, ...]]:
+  """The paths of the tensors that read the network's input, by this module's conventions.
+
+  The token and position embeddings (`embed`, `pos`: `tasks.language`'s LMs, transformer or
+  LSTM) when there are any; otherwise the first layer's kernel of a chain of dense /
+  convolution layers in path order (`sequential`: `tasks` MLPs and CNNs, nnx `Linear`
+  stacks); otherwise none (a structure this module does not recognize).
+  """
+  names = [path_names(p) for p, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
+  embeddings = {n for n in names if n and n[-1] in ("embed", "pos")}
+  if embeddings:
+    return embeddings
+  try:
+    layers = _layers(params)
+  except NeuralGraphError:
+    return set()
+  return {layers[0][0]} if layers else set()
+
+
 def sequential(params: Any) -> NeuralGraph:
   """The neural graph of a chain of convolutions (HWIO) and dense layers, in path order.
 

@@ -1,12 +1,16 @@
-"""Learned-optimizer architectures by name: what a checkpoint record and a config refer to."""
+"""Learned-optimizer architectures by name: what a checkpoint record and a config refer to.
+
+`ARCHITECTURES` lists every architecture of the package (add a new one there); `get` and
+`names` look them up (`learned_opt.base`, where each class registers itself, so that a rule
+composing others by name, `celo`, needs no import of this module).
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from typing import Any
 
-from learned_opt.base import LearnedOptimizer
+from learned_opt.base import LearnedOptimizer, get, names
 from learned_opt.celo import Celo
 from learned_opt.celo2 import Celo2
 from learned_opt.learned_sgd import LearnedSGD
@@ -15,32 +19,19 @@ from learned_opt.nino import Nino
 from learned_opt.residual_muon import ResidualMuon
 from learned_opt.velo import VeLO
 
-_ARCHITECTURES: dict[str, type[LearnedOptimizer]] = {
-  cls.architecture: cls for cls in (MLPLOpt, VeLO, Celo, Celo2, LearnedSGD, Nino, ResidualMuon)
-}
+__all__ = ["ARCHITECTURES", "config_of", "features_of", "get", "names"]
 
-
-def names() -> list[str]:
-  """Names of the registered architectures."""
-  return sorted(_ARCHITECTURES)
-
-
-def get(architecture: str, **config: Any) -> LearnedOptimizer:
-  """The learned optimizer `architecture` built from its configuration fields."""
-  if architecture not in _ARCHITECTURES:
-    close = difflib.get_close_matches(architecture, names(), n=3, cutoff=0.5)
-    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-    raise ValueError(
-      f"Unknown learned-optimizer architecture {architecture!r}.{hint} Known: {names()}."
-    )
-  cls = _ARCHITECTURES[architecture]
-  fields = {f.name for f in dataclasses.fields(cls)}
-  unknown = set(config) - fields
-  if unknown:
-    raise ValueError(
-      f"Architecture {architecture!r} has no option {sorted(unknown)}; it takes {sorted(fields)}."
-    )
-  return cls(**config)
+# Every architecture of the package, one per line: importing a class registers it by its
+# `architecture` name (`learned_opt.base`).
+ARCHITECTURES: tuple[type[LearnedOptimizer], ...] = (
+  MLPLOpt,
+  VeLO,
+  Celo,
+  Celo2,
+  LearnedSGD,
+  Nino,
+  ResidualMuon,
+)
 
 
 def features_of(lopt: LearnedOptimizer) -> list[str]:

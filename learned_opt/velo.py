@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import optax
 
 from learned_opt import mup, nets
-from learned_opt.base import LearnedOptimizer, map_tensors
+from learned_opt.base import LearnedOptimizer, map_tensors, rule_options
 from learned_opt.features import FeatureBank, get
 from learned_opt.features.schedule import LossStats, init_loss_stats
 from learned_opt.mlp_lopt import DEFAULT_FEATURES
@@ -56,14 +56,16 @@ class VeLOState(NamedTuple):
 def velo(
   theta: dict,
   *,
-  features: tuple[str, ...] = DEFAULT_FEATURES,
-  tensor_features: tuple[str, ...] = TENSOR_FEATURES,
-  lstm_size: int = 16,
-  exp_mult: float = 1e-3,
-  step_mult: float = 1e-3,
+  features: tuple[str, ...],
+  tensor_features: tuple[str, ...],
+  lstm_size: int,
+  exp_mult: float,
+  step_mult: float,
   num_steps: jax.Array | int | None = None,
 ) -> optax.GradientTransformationExtraArgs:
   """The VeLO-style rule with meta-parameters `theta` (from `VeLO.init`) as optax.
+
+  The options' defaults are `VeLO`'s fields (`VeLO(...).opt(theta)` is this rule).
 
   Args:
     theta: `{"lstm", "mix": {"w", "b"}, "log_step": {"w", "b"}, "mlps": [{"w", "b"}, ...]}`;
@@ -156,13 +158,5 @@ class VeLO(LearnedOptimizer):
     }
 
   def opt(self, theta, *, num_steps=None):
-    tx = velo(
-      theta,
-      features=self.features,
-      tensor_features=self.tensor_features,
-      lstm_size=self.lstm_size,
-      exp_mult=self.exp_mult,
-      step_mult=self.step_mult,
-      num_steps=num_steps,
-    )
+    tx = velo(theta, **rule_options(self, velo), num_steps=num_steps)
     return mup.with_mup(tx, self.mup)

@@ -1,7 +1,9 @@
 """Learned optimizers: the MLP rule against a numpy reference, checkpoints, use with flax."""
 
+import ast
 import json
 import os
+import pathlib
 
 import jax
 import jax.numpy as jnp
@@ -11,6 +13,7 @@ import pytest
 from flax import nnx
 
 import learned_opt
+from learned_opt import registry
 
 DECAYS = (0.5, 0.9, 0.99)
 B2 = 0.999
@@ -154,3 +157,35 @@ def test_loaded_optimizer_trains_a_flax_nnx_model(tmp_path):
 
   losses = [float(train_step(model, optimizer)) for _ in range(150)]
   assert losses[-1] < 0.3 * losses[0], (losses[0], losses[-1])
+
+
+def test_learned_opt_modules_import_one_another_without_a_cycle():
+  """Every import of a `learned_opt` module by another (module- or function-level, read with
+  `ast`): the graph has no cycle (`from learned_opt import x` counts as importing `x`, not
+  the package's `__init__`, which imports everything)."""
+  root = pathlib.Path(learned_opt.__file__).parent
+  modules = {
+    ".".join(("learned_opt", *p.relative_to(root).with_suffix("").parts)).removesuffix(".__init__")
+    for p in root.rglob("*.py")
+  }
+  graph = {}
+  for path in root.rglob("*.py"):
+    name = ".".join(("learned_opt", *path.relative_to(root).with_suffix("").parts))
+    if name.endswith("__init__"):
+      continue  # the package re-exports everything
+    deps = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+      if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        deps |= {f"{node.module}.{a.name}" for a in node.names} | {node.module}
+      elif isinstance(node, ast.Import):
+        deps |= {a.name for a in node.names}
+    graph[name] = {d for d in deps if d in modules and d != "learned_opt" and d != name}
+
+  def visit(name, stack):
+    assert name not in stack, " -> ".join([*stack, name])
+    for dep in graph.get(name, ()):
+      visit(dep, (*stack, name))
+
+  for name in graph:
+    visit(name, ())
+  assert learned_opt.names() == sorted(cls.architecture for cls in registry.ARCHITECTURES)
