@@ -1,7 +1,7 @@
 """Named tasks and task families: `tasks.get(name)`, `tasks.get_family(name, **kwargs)`.
 
 Every zoo task has a tiny default size (tests train each one) and a reference Adam learning
-rate (`adam_lr(name)`, used by tests and `bench/tasks.py`). Which tasks are for meta-training
+rate (`adam_lr(name)`, used by tests and `python -m bench.task_steps`). Which tasks are for meta-training
 and which are held out for meta-testing is `tasks.heldout`.
 """
 

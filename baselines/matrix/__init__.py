@@ -29,7 +29,7 @@ from baselines.matrix._soap import ScaleBySoapState, scale_by_soap, soap
 from baselines.matrix._swan import scale_by_swan, swan
 from baselines.matrix.common import matrix_shape as matrix_shape
 from baselines.matrix.common import newton_schulz as newton_schulz
-from baselines.matrix.entries import muon, muon_dimension_numbers
+from baselines.matrix.entries import muon, muon_dimension_numbers, muon_linear_decay
 
 __all__ = [
   "ScaleByAuonState",
@@ -45,6 +45,7 @@ __all__ = [
   "mars_shampoo",
   "muon",
   "muon_dimension_numbers",
+  "muon_linear_decay",
   "poet",
   "riemannian_adagrad",
   "riemannian_adam",

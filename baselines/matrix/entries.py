@@ -135,6 +135,36 @@ register(
     "Training, arXiv:2502.16982",
   )
 )
+
+
+def muon_linear_decay(
+  learning_rate: float,
+  num_steps: int = 1000,
+  beta: float = 0.95,
+  ns_steps: int = 5,
+  weight_decay: float = 0.0,
+) -> optax.GradientTransformation:
+  """`muon` with its learning rate (and its Adam fallback's) decayed linearly to zero over
+  `num_steps`, η_t = η (1 - t/T): the untuned peer a learned rule must beat (issue 15)."""
+  return muon(
+    optax.linear_schedule(learning_rate, 0.0, num_steps),
+    beta=beta,
+    ns_steps=ns_steps,
+    weight_decay=weight_decay,
+  )
+
+
+register(
+  Entry(
+    name="muon_linear_decay",
+    factory=muon_linear_decay,
+    defaults={"learning_rate": 0.02, "num_steps": 1000, "beta": 0.95, "weight_decay": 0.0},
+    search_space={"learning_rate": _LR, "weight_decay": _WD},
+    source="optax",
+    paper="Jordan et al., Muon (2024), https://kellerjordan.github.io/posts/muon/, under a "
+    "linear decay to zero (Defazio et al., When, Why and How Much?, arXiv:2310.07831)",
+  )
+)
 _AUON_PAPER = "Maity, AuON: A Linear-time Alternative to Semi-Orthogonal Momentum Updates, " + (
   "arXiv:2509.24320"
 )

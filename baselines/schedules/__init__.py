@@ -9,6 +9,7 @@ from baselines.schedules import entries as entries
 from baselines.schedules._refined_schedule import adamw_refined, refined_schedule, sgd_refined
 from baselines.schedules.entries import (
   adafactor_relative_step,
+  adamw_cosine,
   adamw_linear_decay,
   adamw_warmup_cosine,
   sgd_cosine,
@@ -18,6 +19,7 @@ from baselines.schedules.entries import (
 
 __all__ = [
   "adafactor_relative_step",
+  "adamw_cosine",
   "adamw_linear_decay",
   "adamw_refined",
   "adamw_warmup_cosine",

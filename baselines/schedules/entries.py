@@ -58,6 +58,27 @@ def adamw_linear_decay(
   return optax.adamw(sched, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay)
 
 
+def adamw_cosine(
+  learning_rate: float,
+  num_steps: int = 1000,
+  b1: float = 0.9,
+  b2: float = 0.999,
+  eps: float = 1e-8,
+  weight_decay: float = 1e-4,
+) -> optax.GradientTransformation:
+  """AdamW under a cosine decay to zero, η_t = η (1 + cos(π t / T)) / 2, no warmup.
+
+  Unlike `adamw_warmup_cosine`, the learning rate may be traced, so a learning-rate grid is
+  one vmapped program (`baselines.suite.sweep`)."""
+  return optax.adamw(
+    optax.cosine_decay_schedule(learning_rate, num_steps),
+    b1=b1,
+    b2=b2,
+    eps=eps,
+    weight_decay=weight_decay,
+  )
+
+
 def sgd_linear_decay(
   learning_rate: float,
   num_steps: int = 1000,
@@ -118,6 +139,19 @@ register(
     tier=5,
     source="optax",
     paper=_REFINEMENT,
+  )
+)
+register(
+  Entry(
+    name="adamw_cosine",
+    factory=adamw_cosine,
+    defaults={"learning_rate": 1e-3, "num_steps": 1000, "weight_decay": 1e-4},
+    search_space={"learning_rate": _ADAPTIVE_LR, "weight_decay": _WD},
+    ids=("T5-29",),
+    tier=5,
+    source="optax",
+    paper="Loshchilov & Hutter, SGDR: Stochastic Gradient Descent with Warm Restarts, "
+    "arXiv:1608.03983",
   )
 )
 register(
