@@ -320,3 +320,51 @@ def test_suites_meet_their_sizes(tmp_path):
     defaults = opt.make_opt(opt.settings[opt.roles.index("defaults")])
     assert isinstance(defaults, optax.GradientTransformation), name
   json.dumps(full.to_dict())
+
+
+def test_untuned_peers_tuned_learned_rule_and_confidence_intervals(tmp_path):
+  """`untuned` optimizers run at their defaults only; `learned_tuned` gives a learned rule a
+  learning-rate grid around its stored rate; the summary carries rliable's 95% CIs."""
+  path = tmp_path / "residual_muon"
+  lopt = learned_opt.get("residual_muon", hidden_sizes=(4,))
+  learned_opt.save(path, lopt, lopt.init(jax.random.PRNGKey(0)))
+  config = suite_smoke.get_config()
+  config.outdir = str(tmp_path / "out")
+  config.tasks = ("digits_logreg",)
+  config.optimizers = ("adamw",)
+  config.untuned = ("muon_linear_decay",)
+  config.learned = (str(path),)
+  config.learned_tuned = (str(path),)
+  suite = cells.Suite.from_config(config)
+  by_label = {o.label: o for o in suite.optimizers}
+  assert by_label["muon_linear_decay"].roles == ("defaults",)
+  tuned = by_label["learned:residual_muon@tuned"]
+  rates = [s["learning_rate"] for s in tuned.settings]
+  assert len(rates) == config.tune.grid_points and min(rates) < 0.02 < max(rates)
+  compare.compare(config)
+  records = report.load(os.path.join(config.outdir, "results.jsonl"))
+  finals = {}
+  for r in records:
+    if r["role"] != "tune":
+      finals.setdefault(r["column"], []).append(r["valid_loss"][-1])
+  # theta at init is Muon with linear decay: the same numbers on the same seeds.
+  assert finals["learned:residual_muon"] == finals["muon_linear_decay@defaults"]
+  assert "learned:residual_muon@tuned" in finals
+  summary = json.load(open(os.path.join(config.outdir, "summary.json")))["columns"]
+  for name, col in summary.items():
+    iqm, low, high = col["iqm_final_loss_ratio_ci95"]
+    assert low <= iqm <= high, name
+  assert summary["adamw"]["median_final_loss_ratio"] == pytest.approx(1.0)
+
+
+def test_confidence_interval_covers_and_narrows():
+  rng = np.random.default_rng(0)
+  few = {"a": rng.normal(1.0, 0.5, size=(3, 4))}
+  many = {"a": rng.normal(1.0, 0.5, size=(30, 4))}
+  (_, lo3, hi3), (_, lo30, hi30) = scoring.iqm_with_ci(few)["a"], scoring.iqm_with_ci(many)["a"]
+  assert lo30 < 1.0 < hi30 and hi30 - lo30 < hi3 - lo3
+  assert scoring.final_ratios(np.array([1.0, np.nan, np.inf]), 2.0).tolist() == [
+    0.5,
+    scoring.RATIO_CAP,
+    scoring.RATIO_CAP,
+  ]

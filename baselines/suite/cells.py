@@ -14,8 +14,12 @@ raises `ValueError` with one message otherwise. Seeds: the *tuning seeds* are
   reported seeds (role "rerun"), next to its paper-default setting (role "defaults", the
   `<name>@defaults` column, also on the reported seeds). The rerun reuses the tuning grid's
   compiled program (`baselines.suite.sweep.Programs`): one compilation per cell, as before.
+- a registered optimizer listed in `config.untuned` runs only at its paper defaults, on the
+  reported seeds (the `<name>@defaults` column): the untuned peers a user would otherwise pick;
 - a learned optimizer (`learned_opt.load(path)`) runs untuned, with the reported seeds
-  (role "learned").
+  (role "learned"); one listed in `config.learned_tuned` also gets the tuned column
+  `learned:<checkpoint>@tuned`: its `learning_rate` over `LEARNED_LR_GRID` times its stored
+  value, selected and rerun as a registered optimizer's grid is.
 
 So every number the report shows comes from the same reported seeds, none of them the
 seeds a setting was selected on; the tuning seeds serve only the selection and edge flags.
@@ -55,6 +59,10 @@ from tasks.training import eval_steps
 
 LEARNED_PREFIX = "learned:"
 DEFAULTS_SUFFIX = "@defaults"
+TUNED_SUFFIX = "@tuned"
+# A tuned learned rule's learning rates: multiples of its stored one, over the same four
+# decades, log-spaced, as a registered optimizer's `LogRange(1e-4, 1)` grid.
+LEARNED_LR_GRID = LogRange(1e-2, 1e2)
 MIN_SEEDS = 3
 # Config values that change what a run computes: an output directory keeps one protocol.
 PROTOCOL_KEYS = ("num_steps", "num_evals", "eval_batches", "num_seeds", "rerun_seed_offset", "tune")
@@ -121,8 +129,12 @@ class Suite:
         reason = datasets.unavailable_reason(d)
         if reason:
           raise ValueError(f"Task {name!r}: {reason}")
+    untuned = tuple(config.get("untuned", ()))
+    learned_tuned = tuple(config.get("learned_tuned", ()))
     optimizers = [baseline(n, config) for n in config.optimizers]
+    optimizers += [baseline(n, config, tuned=False) for n in untuned]
     optimizers += [learned(p, config.num_steps) for p in config.learned]
+    optimizers += [tuned_learned(p, config) for p in learned_tuned]
     labels = [o.label for o in optimizers]
     duplicates = sorted({label for label in labels if labels.count(label) > 1})
     if duplicates:
@@ -278,14 +290,17 @@ def default_setting(entry: baselines.Entry, names: list[str]) -> dict[str, Any]:
   return out
 
 
-def baseline(name: str, config: ml_collections.ConfigDict) -> Optimizer:
-  """The registered optimizer `name`: its tuning grid and, if asked, its defaults setting."""
+def baseline(name: str, config: ml_collections.ConfigDict, tuned: bool = True) -> Optimizer:
+  """The registered optimizer `name`: its tuning grid and, if asked, its defaults setting
+  (`tuned=False`: the defaults setting only)."""
   entry = baselines.entry(name)  # unknown names fail with close matches
   if entry.status != "implemented":
     raise ValueError(f"Optimizer {name!r} is not applicable: {entry.reason}")
   settings = tuning_grid(entry, tuple(config.tune.params), config.tune.grid_points)
   roles = ["tune"] * len(settings)
-  if config.defaults_column:
+  if not tuned:
+    settings, roles = [default_setting(entry, list(settings[0]))], ["defaults"]
+  elif config.defaults_column:
     settings.append(default_setting(entry, list(settings[0])))
     roles.append("defaults")
   fixed = {}
@@ -308,8 +323,41 @@ def learned(path: str, num_steps: int) -> Optimizer:
     opt = learned_opt.load(path, num_steps=num_steps)
   except (learned_opt.CheckpointError, OSError) as e:
     raise ValueError(f"config.learned: {path!r} is not a learned optimizer: {e}") from None
-  label = LEARNED_PREFIX + os.path.basename(os.path.normpath(path))
-  return Optimizer(label, ({},), ("learned",), lambda setting: opt, ("value",))
+  return Optimizer(learned_label(path), ({},), ("learned",), lambda setting: opt, ("value",))
+
+
+def learned_label(path: str) -> str:
+  """`learned:<name>`: a checkpoint's directory name, or a `pretrained:` name."""
+  return LEARNED_PREFIX + os.path.basename(os.path.normpath(path.removeprefix("pretrained:")))
+
+
+def tuned_learned(path: str, config: ml_collections.ConfigDict) -> Optimizer:
+  """A learned checkpoint whose `learning_rate` (a field of its config) is tuned over
+  `LEARNED_LR_GRID` times the stored value; a bad path or a rule without one is a
+  `ValueError`."""
+  try:
+    lopt, theta = learned_opt.load_theta(path)
+  except (learned_opt.CheckpointError, OSError) as e:
+    raise ValueError(f"config.learned_tuned: {path!r} is not a learned optimizer: {e}") from None
+  if not isinstance(getattr(lopt, "learning_rate", None), float):
+    raise ValueError(
+      f"config.learned_tuned: {path!r} ({lopt.architecture}) has no `learning_rate` to tune."
+    )
+  base = lopt.learning_rate
+  grid = [{"learning_rate": base * m} for m in LEARNED_LR_GRID.grid(config.tune.grid_points)]
+
+  def make_opt(setting):
+    rule = dataclasses.replace(lopt, learning_rate=setting["learning_rate"])
+    return rule.opt(theta, num_steps=config.num_steps)
+
+  return Optimizer(
+    label=learned_label(path) + TUNED_SUFFIX,
+    settings=tuple(grid),
+    roles=("tune",) * len(grid),
+    make_opt=make_opt,
+    extra_args=("value",),
+    log_dims=("learning_rate",),
+  )
 
 
 # ---------------------------------------------------------------------------------------

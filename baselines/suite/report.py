@@ -183,6 +183,9 @@ class Scores:
   score: np.ndarray
   speedup_iqm: np.ndarray
   ratios: np.ndarray
+  run_speedup: dict[str, tuple[float, float, float]]  # IQM over runs x tasks, 95% CI
+  run_ratio: dict[str, tuple[float, float, float]]
+  median_ratio: dict[str, float]  # median over tasks of (median final valid / target)
 
 
 def score_columns(cols: dict[str, dict[str, Column]], reference: str, r_max: float) -> Scores:
@@ -208,7 +211,42 @@ def score_columns(cols: dict[str, dict[str, Column]], reference: str, r_max: flo
   )
   speed = np.array([scoring.iqm(scoring.speedups(times[i], ref_times)) for i in range(len(names))])
   score = scoring.integrated_score(ratio, r_max)
-  return Scores(names, [roles[n] for n in names], task_names, times, targets, score, speed, ratio)
+  run_speed, run_ratio, median_ratio = _per_run_scores(cols, names, task_names, targets, ref_times)
+  return Scores(
+    names,
+    [roles[n] for n in names],
+    task_names,
+    times,
+    targets,
+    score,
+    speed,
+    ratio,
+    scoring.iqm_with_ci(run_speed) if run_speed else {},
+    scoring.iqm_with_ci(run_ratio) if run_ratio else {},
+    median_ratio,
+  )
+
+
+def _per_run_scores(cols, names, task_names, targets, ref_times):
+  """Per column, [runs, tasks] matrices of per-run speedups and final-loss ratios (columns
+  missing a task, or with another number of runs, are left out: the bootstrap needs the
+  full matrix), and the median over tasks of the median final-loss ratio."""
+  speed, ratio, median_ratio = {}, {}, {}
+  usable = [j for j, t in enumerate(task_names) if math.isfinite(targets[t])]
+  for n in names:
+    if not usable or not all(n in cols[task_names[j]] for j in usable):
+      continue
+    s_cols, r_cols = [], []
+    for j in usable:
+      col, target = cols[task_names[j]][n], targets[task_names[j]]
+      curves = np.array([r["valid_loss"] for r in col.runs], float)
+      steps = np.asarray(col.runs[0]["eval_steps"])
+      s_cols.append(scoring.run_speedups(curves, steps, target, ref_times[j]))
+      r_cols.append(scoring.final_ratios(col.finals("valid_loss"), target))
+    median_ratio[n] = float(np.median([np.median(r) for r in r_cols]))
+    if len({len(c) for c in s_cols}) == 1:
+      speed[n], ratio[n] = np.stack(s_cols, axis=1), np.stack(r_cols, axis=1)
+  return speed, ratio, median_ratio
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -228,6 +266,9 @@ def summary_table(s: Scores, cols: dict[str, dict[str, Column]], r_max: float) -
         name,
         f"{s.score[i]:.3f}",
         f"{s.speedup_iqm[i]:.2f}",
+        _ci(s.run_speedup.get(name)),
+        _ci(s.run_ratio.get(name)),
+        f"{s.median_ratio[name]:.3f}" if name in s.median_ratio else "-",
         f"{reached}/{len(s.tasks)}",
         str(edges),
       ]
@@ -236,10 +277,17 @@ def summary_table(s: Scores, cols: dict[str, dict[str, Column]], r_max: float) -
     "optimizer",
     f"profile score (r_max={r_max:g})",
     "IQM speedup vs reference",
+    "IQM run speedup [95% CI]",
+    "IQM final-loss ratio [95% CI]",
+    "median final-loss ratio",
     "tasks reaching target",
     "edge-flagged tasks",
   ]
   return _table(header, rows)
+
+
+def _ci(estimate: tuple[float, float, float] | None) -> str:
+  return "-" if estimate is None else f"{estimate[0]:.2f} [{estimate[1]:.2f}, {estimate[2]:.2f}]"
 
 
 def task_table(task: str, s: Scores, cols: dict[str, Column]) -> str:
@@ -300,6 +348,12 @@ def write(outdir: str, *, name: str, reference: str, r_max: float, protocol: dic
     f"- **IQM speedup**: per task, steps to target of the reference `{reference}` / the "
     "column's (0 if never reached); the interquartile mean over tasks (drop the lowest and "
     "highest floor(n/4)).",
+    "- **IQM run speedup** and **IQM final-loss ratio**: per reported run, the reference's "
+    "steps to target / the steps at which that run's validation loss reaches the target (0 if "
+    "never), and its final validation loss / the target (non-finite: "
+    f"{scoring.RATIO_CAP:g}); the IQM over runs x tasks with its 95% stratified-bootstrap "
+    "confidence interval (`rliable`, Agarwal et al. 2021). **Median final-loss ratio**: the "
+    "median over tasks of the median over seeds of that ratio.",
     "",
     "## Summary",
     "",
@@ -346,7 +400,14 @@ def write(outdir: str, *, name: str, reference: str, r_max: float, protocol: dic
     "reference": reference,
     "r_max": r_max,
     "columns": {
-      n: {"profile_score": float(s.score[i]), "iqm_speedup": float(s.speedup_iqm[i])}
+      n: {
+        "profile_score": float(s.score[i]),
+        "iqm_speedup": float(s.speedup_iqm[i]),
+        "iqm_run_speedup_ci95": s.run_speedup.get(n),
+        "iqm_final_loss_ratio_ci95": s.run_ratio.get(n),
+        "median_final_loss_ratio": s.median_ratio.get(n),
+        "tasks_reaching_target": int(np.sum(np.isfinite(s.times[i]))),
+      }
       for i, n in enumerate(s.names)
     },
     "tasks": per_task,

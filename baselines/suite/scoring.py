@@ -24,11 +24,23 @@ Definitions (the ones `report.md` states):
 - **Speedup over the reference** on a task: `steps[ref, t] / steps[o, t]` (0 when `o`
   never reaches the target). Across tasks we report the **IQM**: the mean of the values
   left after dropping the lowest and the highest `floor(n / 4)` of the `n` tasks.
+- **Per-run scores with confidence intervals** (as Celo reports them; Agarwal et al., Deep
+  RL at the Edge of the Statistical Precipice, arXiv:2108.13264): each reported run (seed)
+  of a column gets its own speedup, `steps[ref, t]` over the steps at which *that run's*
+  validation curve reaches the target, and its own **final-loss ratio**, its final
+  validation loss over the target (non-finite: `RATIO_CAP`). The IQM over all runs x tasks
+  and its 95% stratified-bootstrap confidence interval (runs resampled within each task)
+  come from the `rliable` library.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+
+RATIO_CAP = 100.0  # the final-loss ratio a diverged (non-finite) run counts as
+BOOTSTRAP_REPS = 2000
 
 
 def steps_to_target(median_curve: np.ndarray, steps: np.ndarray, target: float) -> float:
@@ -69,3 +81,39 @@ def iqm(values: np.ndarray) -> float:
   x = np.sort(np.asarray(values, float))
   k = len(x) // 4
   return float(np.mean(x[k : len(x) - k]))
+
+
+def run_speedups(
+  curves: np.ndarray, steps: np.ndarray, target: float, ref_steps: float
+) -> np.ndarray:
+  """Per run (rows of `curves`, validation losses at `steps`): `ref_steps` / its steps to
+  `target` (0 if never reached)."""
+  times = np.array([steps_to_target(c, steps, target) for c in np.asarray(curves, float)])
+  return speedups(times, np.full(len(times), ref_steps))
+
+
+def final_ratios(finals: np.ndarray, target: float) -> np.ndarray:
+  """Per run, final validation loss / `target`; non-finite counts as `RATIO_CAP`."""
+  with np.errstate(invalid="ignore", divide="ignore"):
+    r = np.asarray(finals, float) / target
+  return np.where(np.isfinite(r), np.minimum(r, RATIO_CAP), RATIO_CAP)
+
+
+def iqm_with_ci(
+  scores: dict[str, np.ndarray], reps: int = BOOTSTRAP_REPS, seed: int = 0
+) -> dict[str, tuple[float, float, float]]:
+  """Per column, the IQM of a [runs, tasks] score matrix over all its entries and the 95%
+  stratified-bootstrap confidence interval: `(iqm, low, high)`, computed by `rliable`."""
+  from rliable import library, metrics  # imported here: only reports need it
+
+  with warnings.catch_warnings():  # arch deprecates the RandomState rliable passes it
+    warnings.simplefilter("ignore", FutureWarning)
+    point, interval = library.get_interval_estimates(
+      scores,
+      lambda x: np.array([metrics.aggregate_iqm(x)]),
+      reps=reps,
+      random_state=np.random.RandomState(seed),
+    )
+  return {
+    k: (float(point[k][0]), float(interval[k][0, 0]), float(interval[k][1, 0])) for k in scores
+  }
