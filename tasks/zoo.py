@@ -1,8 +1,8 @@
 """Named tasks and task families: `tasks.get(name)`, `tasks.get_family(name, **kwargs)`.
 
 Every zoo task has a tiny default size (tests train each one) and a reference Adam learning
-rate (`adam_lr(name)`, used by tests and `python -m bench.task_steps`). Which tasks are for meta-training
-and which are held out for meta-testing is `tasks.heldout`.
+rate (`adam_lr(name)`, used by tests and `python -m bench.task_steps`). Which tasks are for
+meta-training, meta-validation and meta-testing is `tasks.heldout`.
 """
 
 from __future__ import annotations
