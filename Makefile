@@ -7,7 +7,7 @@ export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.jax_cache
 export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS ?= 0.5
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup data test lint format demo bench clean
+.PHONY: setup data test lint format demo demo-metatrain bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,8 +36,13 @@ TEST_WORKERS ?= auto
 test: setup data lint
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
+# The shipped pretrained learned optimizer on held-out tasks next to Adam.
 demo: setup data
 	$(BIN)/python -m meta_train.demo --workdir=runs/demo
+
+# Meta-train a small learned optimizer from scratch, then the same comparison.
+demo-metatrain: setup data
+	$(BIN)/python -m meta_train.demo --config=configs/demo_metatrain.py --workdir=runs/demo_metatrain
 
 bench: setup
 	$(BIN)/python -m bench.lopt_step

@@ -60,6 +60,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.estimator.trunc_length = 50
   config.estimator.horizon_truncations = (2, 40)  # 100 to 2000 inner steps
   config.estimator.horizon_schedule = "log_uniform"
+  config.estimator.loss_split = "valid"  # the meta-loss: validation batches after each step
   config.estimator.loss_clip = 10.0
   config.meta_opt.learning_rate = 1e-3
   config.meta_opt.clip_norm = 1.0

@@ -2,7 +2,7 @@
 
 >>> import learned_opt
 >>> opt = learned_opt.load("pretrained:residual_muon_v1", num_steps=1000)  # shipped, offline
->>> opt = learned_opt.load("runs/demo")          # an optax.GradientTransformationExtraArgs
+>>> opt = learned_opt.load("runs/demo_metatrain")  # a workdir: an optax optimizer too
 >>> state = opt.init(params)
 >>> updates, state = opt.update(grads, state, params)
 

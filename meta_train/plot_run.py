@@ -1,7 +1,8 @@
 """The curves of a meta-training run as a PNG: meta-loss per family, and the periodic
 evaluation losses on held-out tasks, against the meta-step.
 
-    python -m meta_train.plot_run --workdir=runs/pretrain --out=runs/pretrain/curves.png
+    python -m meta_train.plot_run --workdir=runs/pretrain --out=runs/pretrain/curves.png \
+        [--max_step=1500]
 
 Reads `DIR/metrics.jsonl` (one JSON object per logged step; see WORKSPACE.md). The
 meta-loss is smoothed by a running median over `--window` logged steps.
@@ -23,6 +24,7 @@ import matplotlib.pyplot as plt
 _WORKDIR = flags.DEFINE_string("workdir", None, "A meta-training workdir.", required=True)
 _OUT = flags.DEFINE_string("out", None, "The PNG to write (default: DIR/curves.png).")
 _WINDOW = flags.DEFINE_integer("window", 20, "Running-median window, in logged steps.")
+_MAX_STEP = flags.DEFINE_integer("max_step", None, "Plot meta-steps up to this one only.")
 
 
 def read_metrics(workdir: str) -> list[dict]:
@@ -66,6 +68,8 @@ def main(argv):
   del argv
   try:
     records = read_metrics(_WORKDIR.value)
+    if _MAX_STEP.value is not None:
+      records = [r for r in records if r["step"] <= _MAX_STEP.value]
   except ValueError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)

@@ -167,6 +167,7 @@ def test_demo_prints_the_table_and_writes_the_plot(tmp_path):
       "-m",
       "meta_train.demo",
       f"--workdir={tmp_path}",
+      f"--config={os.path.join(ROOT, 'configs', 'demo_metatrain.py')}",
       "--config.num_steps=4",
       "--config.estimator.num_pairs=2",
       "--config.estimator.trunc_length=3",
