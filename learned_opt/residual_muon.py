@@ -37,7 +37,7 @@ import optax
 
 from baselines.matrix import matrix_shape, newton_schulz
 from learned_opt import nets
-from learned_opt.base import LearnedOptimizer, map_tensors
+from learned_opt.base import LearnedOptimizer, map_tensors, rule_options
 from learned_opt.features import FeatureBank
 from learned_opt.features.base import bias_correction
 
@@ -93,10 +93,13 @@ def residual_muon(
   theta: dict,
   *,
   num_steps: jax.Array | int | None,
-  features: tuple[str, ...] = DEFAULT_FEATURES,
-  learning_rate: float = 0.02,
+  features: tuple[str, ...],
+  learning_rate: float,
 ) -> optax.GradientTransformationExtraArgs:
   """The rule with meta-parameters `theta` (from `ResidualMuon.init`) as an optax optimizer.
+
+  The options' defaults are `ResidualMuon`'s fields (`ResidualMuon(...).opt(theta)` is this
+  rule).
 
   Args:
     theta: `{"layers": MLP, "log_lr": {"matrix", "vector"}, "schedule": [knots]}`.
@@ -181,6 +184,4 @@ class ResidualMuon(LearnedOptimizer):
   def opt(self, theta, *, num_steps=None):
     if not self.learn_direction:  # an ablation: only the step sizes and schedule are learned
       theta = {**theta, "layers": jax.tree.map(jnp.zeros_like, theta["layers"])}
-    return residual_muon(
-      theta, num_steps=num_steps, features=self.features, learning_rate=self.learning_rate
-    )
+    return residual_muon(theta, num_steps=num_steps, **rule_options(self, residual_muon))
