@@ -1,6 +1,8 @@
 """The residual_muon rule: at init it is optax's Muon under a linear decay to zero; its learned
 parts (residual direction, step sizes, schedule) act as documented."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -24,32 +26,45 @@ def _params(key):
   }
 
 
-def _run(opt, params, steps=T):
-  state = opt.init(params)
-  updates = []
-  for t in range(steps):
-    g = jax.tree.map(
-      lambda x, t=t: jax.random.normal(jax.random.fold_in(jax.random.PRNGKey(7), t), x.shape),
-      params,
-    )
+def _updates(opt, params, steps):
+  """The updates of `steps` steps of `opt` on random gradients (a scan)."""
+
+  def step(carry, t):
+    params, state = carry
+    key = jax.random.fold_in(jax.random.PRNGKey(7), t)
+    g = jax.tree.map(lambda x: jax.random.normal(key, x.shape), params)
     u, state = opt.update(g, state, params)
-    params = optax.apply_updates(params, u)
-    updates.append(u)
-  return updates
+    return (optax.apply_updates(params, u), state), u
+
+  return jax.lax.scan(step, (params, opt.init(params)), jnp.arange(steps))[1]
 
 
-def _muon_dims(params):
+@functools.cache
+def _compiled(lopt, steps):
+  """One program per rule config and length; theta is an argument (no recompilation)."""
+  return jax.jit(lambda theta, params: _updates(lopt.opt(theta, num_steps=T), params, steps))
+
+
+def _unstack(updates, steps):
+  return [jax.tree.map(lambda u, i=i: u[i], updates) for i in range(steps)]
+
+
+def _run_lopt(lopt, theta, params, steps=T):
+  return _unstack(_compiled(lopt, steps)(theta, params), steps)
+
+
+def _muon_with_linear_decay():
   from baselines import get  # the registry's Muon reshapes conv kernels as (prod(...) * in, out)
 
-  return get("muon", learning_rate=optax.linear_schedule(0.02, 0.0, T))
+  return get("muon_linear_decay", learning_rate=0.02, num_steps=T)
 
 
 def test_init_is_muon_with_linear_decay_to_zero():
   lopt = learned_opt.get("residual_muon")
   theta = lopt.init(jax.random.PRNGKey(0))
   params = _params(jax.random.PRNGKey(1))
-  ours = _run(lopt.opt(theta, num_steps=T), params)
-  ref = _run(_muon_dims(params), params)
+  ours = _run_lopt(lopt, theta, params)
+  ref = _unstack(jax.jit(lambda p: _updates(_muon_with_linear_decay(), p, T))(params), T)
   for a, b in zip(ours, ref, strict=True):
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
       np.testing.assert_allclose(x, y, rtol=2e-4, atol=2e-7)
@@ -68,19 +83,19 @@ def test_learned_parts_move_the_update():
   lopt = learned_opt.get("residual_muon", hidden_sizes=(4,))
   theta = lopt.init(jax.random.PRNGKey(0))
   params = _params(jax.random.PRNGKey(1))
-  base = _run(lopt.opt(theta, num_steps=T), params, steps=2)[-1]
+  base = _run_lopt(lopt, theta, params, steps=2)[-1]
   # The step sizes: matrices and vectors scale separately.
   bigger = {**theta, "log_lr": {"matrix": jnp.log(3.0), "vector": jnp.zeros([])}}
-  moved = _run(lopt.opt(bigger, num_steps=T), params, steps=2)[-1]
+  moved = _run_lopt(lopt, bigger, params, steps=2)[-1]
   np.testing.assert_allclose(moved["w"], 3 * base["w"], rtol=1e-5)
   np.testing.assert_allclose(moved["b"], base["b"], rtol=1e-6)
   # The residual direction changes the update; `learn_direction=False` ignores it.
   layers = jax.tree.map(lambda x: x + 0.5, theta["layers"])
-  corrected = _run(lopt.opt({**theta, "layers": layers}, num_steps=T), params, steps=2)[-1]
+  corrected = _run_lopt(lopt, {**theta, "layers": layers}, params, steps=2)[-1]
   assert float(jnp.abs(corrected["w"] - base["w"]).max()) > 1e-3
   assert float(jnp.abs(corrected["b"] - base["b"]).max()) > 1e-3
   frozen = learned_opt.get("residual_muon", hidden_sizes=(4,), learn_direction=False)
-  same = _run(frozen.opt({**theta, "layers": layers}, num_steps=T), params, steps=2)[-1]
+  same = _run_lopt(frozen, {**theta, "layers": layers}, params, steps=2)[-1]
   np.testing.assert_allclose(same["w"], base["w"], rtol=1e-6)
 
 
