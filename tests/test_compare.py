@@ -363,6 +363,10 @@ def test_confidence_interval_covers_and_narrows():
   many = {"a": rng.normal(1.0, 0.5, size=(30, 4))}
   (_, lo3, hi3), (_, lo30, hi30) = scoring.iqm_with_ci(few)["a"], scoring.iqm_with_ci(many)["a"]
   assert lo30 < 1.0 < hi30 and hi30 - lo30 < hi3 - lo3
+  # Reproducible (a resumed suite writes the same report), and numpy's global state is kept.
+  state = np.random.get_state()[1].copy()  # noqa: NPY002  (the generator rliable uses)
+  assert scoring.iqm_with_ci(few) == scoring.iqm_with_ci(few)
+  assert (np.random.get_state()[1] == state).all()  # noqa: NPY002
   assert scoring.final_ratios(np.array([1.0, np.nan, np.inf]), 2.0).tolist() == [
     0.5,
     scoring.RATIO_CAP,

@@ -106,14 +106,21 @@ def iqm_with_ci(
   stratified-bootstrap confidence interval: `(iqm, low, high)`, computed by `rliable`."""
   from rliable import library, metrics  # imported here: only reports need it
 
-  with warnings.catch_warnings():  # arch deprecates the RandomState rliable passes it
-    warnings.simplefilter("ignore", FutureWarning)
-    point, interval = library.get_interval_estimates(
-      scores,
-      lambda x: np.array([metrics.aggregate_iqm(x)]),
-      reps=reps,
-      random_state=np.random.RandomState(seed),
-    )
+  # rliable's stratified resampling draws from numpy's global generator (whatever
+  # random_state says): seed it for a reproducible report, and give it back unchanged.
+  saved = np.random.get_state()  # noqa: NPY002  (the legacy generator rliable draws from)
+  np.random.seed(seed)  # noqa: NPY002
+  try:
+    with warnings.catch_warnings():  # arch deprecates the RandomState rliable passes it
+      warnings.simplefilter("ignore", FutureWarning)
+      point, interval = library.get_interval_estimates(
+        scores,
+        lambda x: np.array([metrics.aggregate_iqm(x)]),
+        reps=reps,
+        random_state=np.random.RandomState(seed),
+      )
+  finally:
+    np.random.set_state(saved)  # noqa: NPY002
   return {
     k: (float(point[k][0]), float(interval[k][0, 0]), float(interval[k][1, 0])) for k in scores
   }
