@@ -203,5 +203,5 @@ def load(
         f"{lopt.architecture!r} has no option {unknown}; its options are {sorted(fields)}."
       )
     lopt = dataclasses.replace(lopt, **overrides)
-    check_theta(lopt, theta, where=f"theta in {resolve(path)} with {overrides}")
+    check_theta(lopt, theta, where=f"theta of {os.fspath(path)} with {overrides}")
   return lopt.opt(theta, num_steps=num_steps)

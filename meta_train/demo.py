@@ -36,12 +36,11 @@ _CONFIG = config_flags.DEFINE_config_file("config", os.path.normpath(_DEFAULT_CO
 _WORKDIR = flags.DEFINE_string("workdir", "runs/demo", "Directory for the run and its report.")
 
 
-def compare(demo, source: str, task_name: str) -> dict[str, dict]:
-  """Trains `task_name` with the learned optimizer at `source` and with Adam; per-seed
-  results."""
+def compare(demo, learned: dict, task_name: str) -> dict[str, dict]:
+  """Trains `task_name` with the `learned` optimizer (`{label: optax optimizer}`) and with
+  Adam; per-seed results."""
   task = tasks.get(task_name)
-  label = f"learned ({learned_opt.read_record(source)['architecture']})"
-  optimizers = {label: learned_opt.load(source, num_steps=demo.num_steps)}
+  optimizers = dict(learned)
   for lr in demo.adam_learning_rates:
     optimizers[f"adam lr={lr:g}"] = optax.adam(lr)
   results = {}
@@ -100,6 +99,7 @@ def main(argv: list[str]) -> None:
   demo = config.demo
   start = time.monotonic()
   source = demo.get("learned", "")
+  pretrained = bool(source)
   try:
     if source:
       learned_opt.read_record(source)  # a bad name or path fails here, with one message
@@ -115,7 +115,9 @@ def main(argv: list[str]) -> None:
     workdir = source = run.workdir
   meta_seconds = time.monotonic() - start
 
-  by_task = {name: compare(demo, source, name) for name in demo.heldout_tasks}
+  lopt, theta = learned_opt.load_theta(source)  # read once, for every task
+  learned = {f"learned ({lopt.architecture})": lopt.opt(theta, num_steps=demo.num_steps)}
+  by_task = {name: compare(demo, learned, name) for name in demo.heldout_tasks}
   tables = "\n\n".join(report(results, name) for name, results in by_task.items())
   png = os.path.join(workdir, "demo_curves.png")
   plot(by_task, png)
@@ -144,7 +146,7 @@ def main(argv: list[str]) -> None:
   print()
   print(tables)
   print()
-  if demo.get("learned", ""):
+  if pretrained:
     print(f"Demo total: {time.monotonic() - start:.0f} s.")
   else:
     print(f"Meta-training: {meta_seconds:.0f} s; demo total: {time.monotonic() - start:.0f} s.")
