@@ -1,10 +1,11 @@
 """Lists the registry: `python -m baselines.list [--json | --markdown]`.
 
 Without a flag, a readable table. With `--json`, a JSON array with one object per entry:
-`{"name", "ids", "tier", "status", "source", "reason"}`. With `--markdown`, the document
+`{"name", "ids", "tier", "status", "source", "reference", "reason"}` (`reference`: what the
+rule was checked against, and the deviations kept). With `--markdown`, the document
 committed as `docs/optimizers.md` (`python -m baselines.list --markdown > docs/optimizers.md`;
 a test checks that the two agree): per inventory tier, every entry with its family, ids,
-source and paper, then the entries registered as not applicable, with the reason.
+source, paper and reference, then the entries registered as not applicable, with the reason.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def rows() -> list[dict]:
       "tier": e.tier,
       "status": e.status,
       "source": e.source,
+      "reference": e.reference,
       "reason": e.reason,
     }
     for e in baselines.entries()
@@ -61,7 +63,9 @@ def markdown() -> str:
     "entry is built with `baselines.get(name, **hparams)`; its rule and its registration live",
     "in the subpackage `baselines/<family>/` (the rule in `_<name>.py` where this project",
     "writes it, the entry in `entries.py`). Source `optax`: optax's own function (or a thin",
-    "factory fixing its arguments); `project`: written here.",
+    "factory fixing its arguments); `project`: written here. Checked against: what a",
+    "project-written rule was compared with line by line (the authors' code, or the paper's",
+    "algorithm where no code is public), and the deviations from it that were kept.",
     "",
     "Ids and tiers index the project's inventory of the optimization methods named in the",
     "papers it started from, numbered `T<tier>-<nn>`. Entries without a tier are comparison",
@@ -77,12 +81,14 @@ def markdown() -> str:
   for tier in tiers:
     group = [e for e in implemented if e.tier == tier]
     title = f"Tier {tier}: {registry.TIERS[tier]}" if tier else "Outside the inventory"
-    lines += ["", f"## {title}", "", "| name | family | ids | source | paper |"]
-    lines.append("| --- | --- | --- | --- | --- |")
+    lines += ["", f"## {title}", "", "| name | family | ids | source | paper | checked against |"]
+    lines.append("| --- | --- | --- | --- | --- | --- |")
     for e in group:
       ids = ", ".join(e.ids)
       fam = registry.family(e.name)
-      lines.append(f"| `{e.name}` | {fam} | {ids} | {e.source} | {_cell(e.paper)} |")
+      lines.append(
+        f"| `{e.name}` | {fam} | {ids} | {e.source} | {_cell(e.paper)} | {_cell(e.reference)} |"
+      )
   lines += ["", "## Not applicable", "", "| name | family | ids | tier | why |"]
   lines.append("| --- | --- | --- | --- | --- |")
   for e in es:

@@ -92,6 +92,9 @@ class Entry:
     tier: the inventory tier (1-6, see `TIERS`), or None for a method outside the inventory.
     source: `"optax"` when the factory is optax's own, `"project"` when written here.
     paper: citation of the method (title and arXiv link).
+    reference: what the rule was checked against, line by line: `"authors' code
+      <owner>/<repo>@<file>"`, `"paper Alg. 1"`, ...; then the deviations kept, with the
+      reason. Entries whose `source` is `"optax"` default to `"optax"` (optax's own tests).
     status: `"implemented"`, or `"not-applicable"` with `reason`.
     reason: why a method is not applicable; empty otherwise.
   """
@@ -105,10 +108,13 @@ class Entry:
   tier: int | None = None
   source: Source = "project"
   paper: str = ""
+  reference: str = ""
   status: Status = "implemented"
   reason: str = ""
 
   def __post_init__(self):
+    if self.source == "optax" and not self.reference:
+      object.__setattr__(self, "reference", "optax")
     unknown = set(self.needs) - set(NEEDS)
     if unknown:
       raise ValueError(f"{self.name}: unknown needs {sorted(unknown)}; allowed: {NEEDS}.")

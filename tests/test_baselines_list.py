@@ -9,7 +9,7 @@ import sys
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-KEYS = {"name", "ids", "tier", "status", "source", "reason"}
+KEYS = {"name", "ids", "tier", "status", "source", "reference", "reason"}
 WANT_IDS = {f"T1-{i:02d}" for i in range(1, 47)} | {f"T5-{i:02d}" for i in range(1, 48)}
 
 
