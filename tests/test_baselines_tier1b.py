@@ -144,7 +144,7 @@ def test_gravity_matches_reference():
   p = {k: v.copy() for k, v in params.items()}
   vel = {k: v0[k].astype(np.float64) for k in p}
   traj = []
-  for t, g in enumerate(grads, start=1):
+  for t, g in enumerate(grads):  # t: the steps before (the authors' Keras `iterations`)
     for name in p:
       s = {"v": vel[name]}
       p[name], s = step(name, p[name], g[name], s, t)

@@ -28,7 +28,9 @@ def scale_by_gravity(
     \hat\beta_t = \frac{\beta t + 1}{t + 2},\quad
     v_t = \hat\beta_t v_{t-1} + (1-\hat\beta_t)\,\zeta_t,\quad d_t = v_t,
 
-  with :math:`t = 1, 2, \ldots` and :math:`v_0 \sim \mathcal N(0, \sigma^2)`. The paper sets
+  with :math:`t = 0, 1, 2, \ldots` the number of earlier steps (the authors' Keras code reads
+  `optimizer.iterations` before it is incremented, so the first step averages with
+  :math:`\hat\beta_0 = 1/2`) and :math:`v_0 \sim \mathcal N(0, \sigma^2)`. The paper sets
   :math:`\sigma = \alpha/\eta`; `gravity` passes that. The draw uses a fixed `seed`, so `init`
   is deterministic and needs no key.
 
@@ -62,8 +64,8 @@ def scale_by_gravity(
 
   def update_fn(updates, state, params=None):
     del params
+    t = state.count.astype(jnp.float32)
     count = state.count + 1
-    t = count.astype(jnp.float32)
     beta_t = (beta * t + 1.0) / (t + 2.0)
 
     def step(v, g):

@@ -180,6 +180,8 @@ register(
     paper="Van Scoy, Freeman & Lynch, The Fastest Known Globally Convergent First-Order Method "
     "for Minimizing Strongly Convex Functions, IEEE L-CSS 2018, "
     "https://doi.org/10.1109/LCSYS.2017.2722406",
+    reference="paper: the iteration and its coefficients rho, alpha, beta, gamma, delta; no "
+    "code released. Kept: the parameters hold y_k (where the gradient is taken), not x_k.",
   )
 )
 register(
@@ -193,6 +195,9 @@ register(
     source="project",
     paper="Bahrami & Zadeh, Gravity Optimizer: a Kinematic Approach on Optimization in Deep "
     "Learning, arXiv:2101.09192",
+    reference="authors' code dariush-bahrami/gravity.optimizer@README.md (Keras): zeta, beta_hat "
+    "with t = steps before (fixed here: was t + 1), v0 ~ N(0, (alpha/lr)^2). Kept: v0 is drawn "
+    "from a fixed seed (init takes no key).",
   )
 )
 register(
@@ -208,6 +213,8 @@ register(
     tier=1,
     source="project",
     paper="Lorraine et al., Complex Momentum for Optimization in Games, arXiv:2102.08431",
+    reference="paper's algorithm (mu <- beta mu - g; theta <- theta + Re(alpha mu)). Kept: a "
+    "real step size alpha (the paper allows a complex one).",
   )
 )
 register(
@@ -222,5 +229,7 @@ register(
     source="project",
     paper="Tyurin, From Logistic Regression to the Perceptron Algorithm: Exploring Gradient "
     "Descent with Large Step Sizes, arXiv:2412.08424",
+    reference="paper's update (theta <- theta - gamma grad f / f). Kept: optional eps added to the "
+    "loss, 0 by default (the paper's).",
   )
 )
