@@ -576,7 +576,7 @@ def test_kfac_matches_reference():
 
 
 def test_kfac_reshapes_conv_kernels():
-  from baselines.curvature._kfac import matrix_shape
+  from baselines.axes import matrix_shape
 
   assert matrix_shape((3, 3, 8, 16)) == (72, 16)
   assert matrix_shape((5,)) is None

@@ -77,7 +77,7 @@ def test_labels_and_reshape_rule():
   labels = common.matrix_labels(params)
   assert labels == {"conv": "matrix", "w": "matrix", "b": "fallback", "s": "fallback"}
   assert common.as_matrix(params["conv"]).shape == (12, 5)
-  assert common.matrix_shape((7,)) is None
+  assert baselines.matrix.matrix_shape((7,)) is None
   with pytest.raises(ValueError, match="at least 2 axes"):
     common.as_matrix(jnp.zeros(3))
 

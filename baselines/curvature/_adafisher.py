@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from baselines.curvature._kfac import matrix_shape
+from baselines.axes import matrix_shape
 
 
 class ScaleByAdaFisherState(NamedTuple):

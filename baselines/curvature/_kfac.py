@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from baselines.axes import matrix_shape
+
 
 class ScaleByKfacState(NamedTuple):
   """State of `scale_by_kfac` (per leaf; vectors keep a diagonal in `left`, `right` is 0-d)."""
@@ -24,17 +26,6 @@ class ScaleByKfacState(NamedTuple):
   right: optax.Updates  # float32 (n, n) EMA of G (vectors: unused, shape ())
   left_inv: optax.Updates  # float32 (A + √λ I)^{-1} (vectors: 1 / (diag + λ))
   right_inv: optax.Updates  # float32 (G + √λ I)^{-1}
-
-
-def matrix_shape(shape: tuple[int, ...]) -> tuple[int, int] | None:
-  """The (rows, cols) a tensor is preconditioned as: (∏ shape[:-1], shape[-1]) for rank ≥ 2,
-  None for vectors and scalars (diagonal fallback)."""
-  if len(shape) < 2:
-    return None
-  rows = 1
-  for s in shape[:-1]:
-    rows *= s
-  return rows, shape[-1]
 
 
 def _damped_inverse(m: jax.Array, damping: jax.Array | float) -> jax.Array:
@@ -50,8 +41,8 @@ def scale_by_kfac(
   r"""The K-FAC direction (A + √λ I)^{-1} W_g (G + √λ I)^{-1} per weight matrix (positive sign).
 
   For each tensor of rank ≥ 2, reshaped to a matrix W_g of shape (∏ shape[:-1], shape[-1])
-  (inputs × outputs, the layout of a JAX dense kernel; conv kernels HWIO fold their spatial
-  and input axes into the rows):
+  (the matrix view of `baselines.axes`: inputs × outputs, the layout of a JAX dense kernel;
+  conv kernels HWIO fold their spatial and input axes into the rows):
 
   .. math::
     A_t = ρ A_{t-1} + (1-ρ)\, W_g W_gᵀ / ‖W_g‖_F,\qquad

@@ -6,6 +6,7 @@ One file per rule (`_<name>.py`: its state, `scale_by_<name>`, aliases); `entrie
 registers them. Everything listed in `__all__` is re-exported by `baselines`.
 """
 
+from baselines.axes import matrix_shape as matrix_shape
 from baselines.matrix import entries as entries
 from baselines.matrix._auon import ScaleByAuonState, auon, hybrid_auon, scale_by_auon
 from baselines.matrix._conda import ScaleByCondaState, conda, scale_by_conda
@@ -27,7 +28,6 @@ from baselines.matrix._shampoo import ScaleByShampooState, scale_by_shampoo, sha
 from baselines.matrix._sinkgd import scale_by_sinkgd, sinkgd
 from baselines.matrix._soap import ScaleBySoapState, scale_by_soap, soap
 from baselines.matrix._swan import scale_by_swan, swan
-from baselines.matrix.common import matrix_shape as matrix_shape
 from baselines.matrix.common import newton_schulz as newton_schulz
 from baselines.matrix.entries import muon, muon_dimension_numbers, muon_linear_decay
 

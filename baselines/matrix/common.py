@@ -4,7 +4,8 @@ Two pieces, written once and used by every matrix method of `baselines/`:
 
 1. **Which parameters are matrices.** `matrix_labels(params)` labels a leaf `"matrix"` when it
    has two or more axes and `"fallback"` otherwise (vectors, scalars). A matrix method sees
-   every `"matrix"` leaf as a 2-D array through the reshape rule of `as_matrix`:
+   every `"matrix"` leaf as a 2-D array through the reshape rule of `as_matrix` (the matrix
+   view of `baselines.axes`, where the conventions of every layout are stated):
 
      a leaf of shape ``(d_1, ..., d_{k-1}, d_k)`` is the matrix
      ``(d_1 * ... * d_{k-1}, d_k)``,
@@ -31,13 +32,14 @@ Two pieces, written once and used by every matrix method of `baselines/`:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import optax
+
+from baselines.axes import as_matrix
 
 MATRIX = "matrix"
 FALLBACK = "fallback"
@@ -46,21 +48,6 @@ MUON_COEFFS = (3.4445, -4.7750, 2.0315)
 CUBIC_COEFFS = (1.5, -0.5, 0.0)
 
 LabelFn = Callable[[optax.Params], Any]
-
-
-def matrix_shape(shape: tuple[int, ...]) -> tuple[int, int] | None:
-  """The 2-D shape a leaf of `shape` is seen as, or None for vectors and scalars."""
-  if len(shape) < 2:
-    return None
-  return (math.prod(shape[:-1]), shape[-1])
-
-
-def as_matrix(x: jax.Array) -> jax.Array:
-  """`x` as the matrix ``(prod(shape[:-1]), shape[-1])``; see the module docstring."""
-  shape = matrix_shape(x.shape)
-  if shape is None:
-    raise ValueError(f"A matrix needs at least 2 axes; got shape {x.shape}.")
-  return x.reshape(shape)
 
 
 def matrix_labels(params: optax.Params) -> Any:

@@ -13,6 +13,7 @@ import jax
 import optax
 import optax.contrib
 
+from baselines.axes import matrix_shape
 from baselines.matrix._auon import auon, hybrid_auon
 from baselines.matrix._conda import conda
 from baselines.matrix._mars_shampoo import mars_shampoo
@@ -23,7 +24,6 @@ from baselines.matrix._shampoo import shampoo
 from baselines.matrix._sinkgd import sinkgd
 from baselines.matrix._soap import soap
 from baselines.matrix._swan import swan
-from baselines.matrix.common import matrix_shape
 from baselines.registry import Choice, Entry, LogRange, register
 
 _LR = LogRange(1e-4, 1.0)
