@@ -210,27 +210,29 @@ def test_spam_matches_reference():
 
 
 def _adamp_project(p, g, step, delta, eps):
-  """AdamP's projection, from the paper: channel view, then layer view."""
+  """AdamP's projection, from the paper: channel view (one row per output channel: the last
+  axis of our `(in, out)` kernels), then layer view."""
   if p.ndim <= 1:
     return step, False
-  for rows in (p.shape[0], 1):
-    pv, gv, sv = (x.reshape(rows, -1) for x in (p, g, step))
+  for rows in (p.shape[-1], 1):
+    pv, gv, sv = (x.T.reshape(rows, -1) for x in (p, g, step))
     cos = np.abs(np.sum(pv * gv, 1)) / (
       np.maximum(np.linalg.norm(pv, axis=1), eps) * np.maximum(np.linalg.norm(gv, axis=1), eps)
     )
     if cos.max() < delta / math.sqrt(pv.shape[1]):
       pn = pv / (np.linalg.norm(pv, axis=1, keepdims=True) + eps)
-      return (sv - pn * np.sum(pn * sv, 1, keepdims=True)).reshape(p.shape), True
+      return (sv - pn * np.sum(pn * sv, 1, keepdims=True)).reshape(p.T.shape).T, True
   return step, False
 
 
 def _scale_invariant_grads(params, steps=STEPS):
-  """Random gradients; on even steps the matrix gradient is orthogonal to each row of w0."""
+  """Random gradients; on even steps the matrix gradient is orthogonal to each output
+  channel (column) of w0."""
   grads = _grads(steps=steps)
   w = params["w"]
   for k in range(0, steps, 2):
     g = grads[k]["w"]
-    grads[k]["w"] = g - w * np.sum(w * g, 1, keepdims=True) / np.sum(w * w, 1, keepdims=True)
+    grads[k]["w"] = g - w * np.sum(w * g, 0, keepdims=True) / np.sum(w * w, 0, keepdims=True)
   return grads
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
+
+from baselines import axes
 
 
 class ScaleByAdamPState(NamedTuple):
@@ -24,32 +27,28 @@ class ScaleBySgdPState(NamedTuple):
   mu: optax.Updates
 
 
-def _abs_cosine(x: jax.Array, y: jax.Array, eps: float) -> jax.Array:
-  """Row-wise |cos(x_r, y_r)| of two 2-D arrays."""
-  dot = jnp.sum(x * y, axis=1)
-  nx = jnp.maximum(jnp.linalg.norm(x, axis=1), eps)
-  ny = jnp.maximum(jnp.linalg.norm(y, axis=1), eps)
-  return jnp.abs(dot / (nx * ny))
-
-
-def _project(p, g, step, delta, eps):
+def _project(p, g, step, layout, delta, eps):
   """The projected step and whether a projection happened (scalar bool).
 
-  Tries the channel view (rows = first axis), then the layer view (one row). A view whose
-  largest |cos(w, g)| is below delta / sqrt(row length) marks the weight scale-invariant: the
-  component of the step along each row of w is removed.
+  Tries the channel view (one unit per channel of `baselines.axes`: the output channel of a
+  dense `(in, out)` or HWIO kernel, the token of a `(vocab, d)` embedding), then the layer
+  view (one unit). A view whose largest |cos(w_c, g_c)| over its units is below
+  delta / sqrt(unit size) marks the weight scale-invariant: the component of the step along
+  each unit of w is removed.
   """
   if p.ndim <= 1:
     return step, jnp.zeros([], bool)
   p, g, step32 = (a.astype(jnp.float32) for a in (p, g, step))
   out, done = step32, jnp.zeros([], bool)
-  for rows in (p.shape[0], 1):
-    pv, gv, sv = (a.reshape(rows, -1) for a in (p, g, step32))
-    hit = jnp.max(_abs_cosine(gv, pv, eps)) < delta / jnp.sqrt(float(pv.shape[1]))
-    pn = pv / (jnp.linalg.norm(pv, axis=1, keepdims=True) + eps)
-    projected = (sv - pn * jnp.sum(pn * sv, axis=1, keepdims=True)).reshape(p.shape)
-    take = hit & ~done
-    out = jnp.where(take, projected, out)
+  for reduce in (axes.within_channel_axes(layout, p.ndim), tuple(range(p.ndim))):
+    dot = lambda x, y, r=reduce: jnp.sum(x * y, axis=r, keepdims=True)
+    norm_p, norm_g = jnp.sqrt(dot(p, p)), jnp.sqrt(dot(g, g))
+    cos = jnp.abs(dot(p, g)) / (jnp.maximum(norm_p, eps) * jnp.maximum(norm_g, eps))
+    size = math.prod(p.shape[a] for a in reduce)
+    hit = jnp.max(cos) < delta / math.sqrt(size)
+    unit = p / (norm_p + eps)
+    projected = step32 - unit * dot(unit, step32)
+    out = jnp.where(hit & ~done, projected, out)
     done = done | hit
   return out.astype(step.dtype), done
 
@@ -70,8 +69,11 @@ def scale_by_adamp(
     p_t = \frac{m_t}{\sqrt{\hat v_t} + \epsilon}
     \ (\text{Nesterov: } \beta_1 m_t + (1-\beta_1) g \text{ in place of } m_t).
 
-  For a weight :math:`w` with two or more axes, in the channel view (one row per output
-  channel) and then the layer view (one row): if
+  For a weight :math:`w` with two or more axes, in the channel view (one unit :math:`w_r`
+  per channel of `baselines.axes`: the output channel ``w[..., r]`` of a dense ``(in, out)``
+  or HWIO kernel, the token row ``w[r, :]`` of a ``(vocab, d)`` embedding; the units of the
+  authors' ``x.view(x.size(0), -1)`` on PyTorch's ``(out, in, ...)`` layout) and then the
+  layer view (one unit, the whole tensor): if
   :math:`\max_r |\cos(w_r, g_r)| < \delta/\sqrt{\dim w_r}`, remove the radial part of each
   row, :math:`p_r \leftarrow p_r - (\hat w_r^\top p_r)\,\hat w_r` with
   :math:`\hat w_r = w_r/(\|w_r\|+\epsilon)`, and scale the weight decay by `wd_ratio`.
@@ -114,15 +116,15 @@ def scale_by_adamp(
     c1 = 1 - b1 ** count.astype(jnp.float32)
     c2 = 1 - b2 ** count.astype(jnp.float32)
 
-    def direction(m, v, g, p):
+    def direction(m, v, g, p, layout):
       m32, g32 = m.astype(jnp.float32), g.astype(jnp.float32)
       denom = jnp.sqrt(v.astype(jnp.float32) / c2) + eps
       perturb = ((b1 * m32 + (1 - b1) * g32) if nesterov else m32) / denom
-      perturb, projected = _project(p, g, perturb, delta, eps)
+      perturb, projected = _project(p, g, perturb, layout, delta, eps)
       decay = weight_decay * jnp.where(projected, wd_ratio, 1.0)
       return (perturb / c1 + decay * p.astype(jnp.float32)).astype(g.dtype)
 
-    updates = jax.tree.map(direction, mu, nu, updates, params)
+    updates = jax.tree.map(direction, mu, nu, updates, params, axes.layouts(updates))
     return updates, ScaleByAdamPState(count=count, mu=mu, nu=nu)
 
   return optax.GradientTransformation(init_fn, update_fn)
@@ -211,14 +213,14 @@ def scale_by_sgdp(
       raise ValueError("SGDP needs `params` in `update`.")
     mu = jax.tree.map(lambda b, g: momentum * b + (1 - dampening) * g, state.mu, updates)
 
-    def direction(b, g, p):
+    def direction(b, g, p, layout):
       b32, g32 = b.astype(jnp.float32), g.astype(jnp.float32)
       d = g32 + momentum * b32 if nesterov else b32
-      d, projected = _project(p, g, d, delta, eps)
+      d, projected = _project(p, g, d, layout, delta, eps)
       decay = weight_decay * jnp.where(projected, wd_ratio, 1.0) / (1 - momentum)
       return (d + decay * p.astype(jnp.float32)).astype(g.dtype)
 
-    updates = jax.tree.map(direction, mu, updates, params)
+    updates = jax.tree.map(direction, mu, updates, params, axes.layouts(updates))
     return updates, ScaleBySgdPState(count=state.count + 1, mu=mu)
 
   return optax.GradientTransformation(init_fn, update_fn)
