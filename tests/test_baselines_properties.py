@@ -89,3 +89,107 @@ def test_normalized_lr_gd_divides_the_step_by_the_loss():
   u = _steps(baselines.get("normalized_lr_gd", learning_rate=0.5), _tree(0), [g], value=0.25)[0]
   for a, gl in zip(jax.tree.leaves(u), jax.tree.leaves(g), strict=True):
     np.testing.assert_allclose(a, -0.5 * gl / 0.25, rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# adam_family
+# ---------------------------------------------------------------------------------------------
+
+
+def _scan_updates(opt, params, grads):
+  """The updates of `opt` along `grads` (a tree of stacked per-step gradients), one scan."""
+
+  def step(carry, g):
+    p, s = carry
+    u, s = opt.update(g, s, p)
+    return (optax.apply_updates(p, u), s), u
+
+  return jax.lax.scan(step, (params, opt.init(params)), grads)[1]
+
+
+def _wild_grads(steps, seed=0, shape=(6, 5)):
+  # Per-step gradients whose scale varies over four orders of magnitude.
+  k1, k2 = jax.random.split(jax.random.PRNGKey(seed))
+  scale = 10.0 ** jax.random.uniform(k1, (steps, 1, 1), minval=-2.0, maxval=2.0)
+  return {"w": scale * jax.random.normal(k2, (steps, *shape))}
+
+
+@pytest.mark.parametrize("amsbound", [False, True])
+def test_adabound_step_lies_within_its_bounds_and_tends_to_sgd(amsbound):
+  # Luo et al. (AdaBound, Alg. 2): the per-coordinate step size is clipped to
+  # [a*(1 - 1/(gamma t + 1)), a*(1 + 1/(gamma t))], both tending to the final (SGD) rate a*.
+  lr, final_lr, gamma, b1, steps = 1e-3, 0.1, 0.05, 0.9, 400
+  grads = _wild_grads(steps)
+  name = "amsbound" if amsbound else "adabound"
+  opt = baselines.get(name, learning_rate=lr, final_lr=final_lr, gamma=gamma, b1=b1)
+  u = _scan_updates(opt, {"w": jnp.zeros((6, 5))}, grads)["w"]
+  mom, ms = jnp.zeros((6, 5)), []
+  for g in grads["w"]:
+    mom = b1 * mom + (1 - b1) * g
+    ms.append(mom)
+  eff = -u / jnp.stack(ms)  # the step size each coordinate took
+  t = jnp.arange(1, steps + 1, dtype=jnp.float32)[:, None, None]
+  lower = final_lr * (1 - 1 / (gamma * t + 1))
+  upper = final_lr * (1 + 1 / (gamma * t))
+  # Where the momentum has cancelled to ~0, float32 rounding dominates the ratio.
+  inside = (eff >= lower * (1 - 1e-4)) & (eff <= upper * (1 + 1e-4)) | (
+    jnp.abs(jnp.stack(ms)) < 1e-2
+  )
+  assert bool(jnp.all(inside))
+  np.testing.assert_allclose(eff[-1], final_lr, rtol=0.06)  # upper - lower = 10% at t = 400
+
+
+@pytest.mark.parametrize("name", ["adam_atan2", "laprop"])
+def test_direction_is_invariant_to_the_gradient_scale(name):
+  # Adam-atan2 (Everett et al.) has no eps: atan2(m, b sqrt(v)) is scale-free; LaProp
+  # (Ziyin et al.) normalizes each gradient before the momentum (eps 1e-15 only).
+  grads = _wild_grads(6)
+  opt = baselines.get(name, learning_rate=1e-2)
+  u = _scan_updates(opt, {"w": jnp.zeros((6, 5))}, grads)["w"]
+  u_scaled = _scan_updates(opt, {"w": jnp.zeros((6, 5))}, {"w": 1e3 * grads["w"]})["w"]
+  np.testing.assert_allclose(u_scaled, u, rtol=1e-4, atol=1e-9)
+  if name == "adam_atan2":  # |a atan2(.)| <= a pi / 2
+    assert float(jnp.max(jnp.abs(u))) <= 1e-2 * 1.27 * math.pi / 2
+
+
+def test_adagrad_norm_steps_never_exceed_the_learning_rate():
+  # Ward, Wu & Bottou: b_t^2 = b_{t-1}^2 + |g_t|^2 >= |g_t|^2, so |x_{t+1} - x_t| <= eta, and
+  # b_t never decreases.
+  grads = _wild_grads(20)
+  u = _scan_updates(
+    baselines.get("adagrad_norm", learning_rate=0.5), {"w": jnp.zeros((6, 5))}, grads
+  )
+  norms = jnp.linalg.norm(u["w"].reshape(20, -1), axis=1)
+  assert float(jnp.max(norms)) <= 0.5 * (1 + 1e-6)
+  ratio = norms / jnp.linalg.norm(grads["w"].reshape(20, -1), axis=1)  # eta / b_t
+  assert bool(jnp.all(jnp.diff(ratio) <= 1e-7))
+
+
+def test_adamnc_without_momentum_is_adagrad():
+  # Reddi et al.: beta_2t = 1 - 1/t makes v_t the mean of g^2; with alpha_t = alpha / sqrt(t)
+  # and beta_1 = 0 the step is alpha g_t / sqrt(sum of g^2), AdaGrad's.
+  grads = _wild_grads(8)
+  opt = baselines.get("adamnc", learning_rate=0.1, b1=0.0, eps=0.0)
+  u = _scan_updates(opt, {"w": jnp.zeros((6, 5))}, grads)["w"]
+  want = -0.1 * grads["w"] / jnp.sqrt(jnp.cumsum(grads["w"] ** 2, axis=0))
+  np.testing.assert_allclose(u, want, rtol=1e-4)
+
+
+def test_adamod_never_steps_further_than_adam():
+  # Ding et al.: the step size is min(eta_t, s_t) with eta_t Adam's, so |step| <= Adam's.
+  grads = _wild_grads(30)
+  p = {"w": jnp.zeros((6, 5))}
+  u = _scan_updates(baselines.get("adamod", learning_rate=1e-3), p, grads)["w"]
+  adam = _scan_updates(optax.adam(1e-3), p, grads)["w"]
+  assert bool(jnp.all(jnp.abs(u) <= jnp.abs(adam) * (1 + 1e-5)))
+  assert float(jnp.mean(jnp.abs(u))) < 0.5 * float(jnp.mean(jnp.abs(adam)))  # the bound binds
+
+
+def test_fadam_momentum_rms_is_at_most_the_clip():
+  # Hwang (FAdam, Alg. 1): each natural gradient is clipped to RMS <= c before the momentum,
+  # so the momentum (a convex combination of them and 0) has RMS <= c too.
+  grads = _wild_grads(10)
+  opt = baselines.get("fadam", learning_rate=1.0, clip=0.5, weight_decay=0.0)
+  u = _scan_updates(opt, {"w": jnp.zeros((6, 5))}, grads)["w"]
+  rms = jnp.sqrt(jnp.mean(u.reshape(10, -1) ** 2, axis=1))
+  assert float(jnp.max(rms)) <= 0.5 * (1 + 1e-5)

@@ -36,6 +36,8 @@ def scale_by_adamod(
 
   with `m_t`, `v_t` Adam's moments and `s_0 = 0`. The paper writes `η_t = α/(√v̂_t + ε)`;
   keeping `s_t` in units of `α` is the same method for a constant learning rate.
+  This is the paper's Algorithm 1; the authors' code averages `η_t/(1-β_1^t)` instead (the
+  bound is looser over the first ~1/(1-β_3) steps) and adds `ε` to the uncorrected root.
 
   Args:
     b1: `β_1`, in [0, 1).

@@ -40,7 +40,7 @@ def scale_by_exadam(
 
   The cross-moment factors `d_1`, `d_2` replace Adam's bias correction, `g̃_t` is the
   gradient accelerator, and the `ln(√(2(t+1)))` factor is the step size that keeps growing
-  with `t` (`step_growth=False` drops it).
+  with `t` (`step_growth=False` drops it, as the authors' released code does).
 
   Args:
     b1: `β_1`, in [0, 1).

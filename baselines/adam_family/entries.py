@@ -258,6 +258,8 @@ register(
     source="project",
     paper="Ward, Wu & Bottou, AdaGrad stepsizes: sharp convergence over nonconvex landscapes, "
     "arXiv:1806.01811",
+    reference="paper (Ward, Wu & Bottou's AdaGrad-Norm: b_t^2 = b_{t-1}^2 + |g_t|^2, step eta g_t "
+    "/ b_t, one scalar for the whole model).",
   )
 )
 register(
@@ -270,6 +272,9 @@ register(
     tier=1,
     source="project",
     paper="Reddi, Kale & Kumar, On the Convergence of Adam and Beyond, arXiv:1904.09237",
+    reference="paper (Reddi et al.'s AdamNC: beta_2t = 1 - 1/t, beta_1t = beta_1 lambda^(t-1), "
+    "alpha_t = alpha/sqrt(t), no bias correction). Kept: eps 1e-8 added to sqrt(v) (the paper has "
+    "none).",
   )
 )
 register(
@@ -283,6 +288,8 @@ register(
     source="project",
     paper="Luo, Xiong, Liu & Sun, Adaptive Gradient Methods with Dynamic Bound of Learning "
     "Rate, arXiv:1902.09843",
+    reference="authors' code Luolc/AdaBound@adabound/adabound.py (bounds, bias correction inside "
+    "the step size, final_lr scaled with a schedule, L2 weight decay): exact.",
   )
 )
 register(
@@ -296,6 +303,8 @@ register(
     source="project",
     paper="Luo, Xiong, Liu & Sun, Adaptive Gradient Methods with Dynamic Bound of Learning "
     "Rate, arXiv:1902.09843",
+    reference="authors' code Luolc/AdaBound@adabound/adabound.py (amsbound=True: running max of "
+    "v): exact.",
   )
 )
 register(
@@ -309,6 +318,10 @@ register(
     source="project",
     paper="Ding, Ren, Luo & Sun, An Adaptive and Momental Bound Method for Stochastic "
     "Learning, arXiv:1910.12249",
+    reference="paper Alg. 1 (s_t averages eta_t = alpha/(sqrt(v_hat)+eps); step min(eta_t, s_t) "
+    "m_hat). Kept against authors' code lancopku/AdaMod@adamod/adamod.py, which folds m's bias "
+    "correction into the averaged step size (a looser bound early) and adds eps to the "
+    "uncorrected root: the paper's algorithm.",
   )
 )
 register(
@@ -333,6 +346,9 @@ register(
     source="project",
     paper="Zhou et al., AdaShift: Decorrelation and Convergence of Adaptive Learning Rate "
     "Methods, arXiv:1810.00143",
+    reference="paper's algorithm (temporal shift n, weighted window for m, spatial max phi). "
+    "Kept: phi is the max over the whole tensor (one block per tensor); v is bias-corrected over "
+    "its t - n updates.",
   )
 )
 register(
@@ -359,6 +375,9 @@ register(
     source="project",
     paper="Ziyin, Wang & Ueda, LaProp: Separating Momentum and Adaptivity in Adam, "
     "arXiv:2002.04839",
+    reference="authors' algorithm (Ziyin et al., LaProp: momentum of the normalized gradient; lr "
+    "4e-4, eps 1e-15). Kept: the learning rate multiplies the momentum after averaging (optax's "
+    "chain); the authors' code averages lr-scaled gradients, the same for a constant lr.",
   )
 )
 register(
@@ -372,6 +391,8 @@ register(
     source="project",
     paper="Wang, Xiong, Li & Zhu, Rethinking Adam: A Twofold Exponential Moving Average "
     "Approach, arXiv:2106.11514",
+    reference="paper's algorithm (v_t averages m_t^2 plus eps inside; eps again on the corrected "
+    "root).",
   )
 )
 register(
@@ -384,6 +405,9 @@ register(
     tier=1,
     source="project",
     paper="Adly, EXAdam: The Power of Adaptive Cross-Moments, arXiv:2412.20302",
+    reference="authors' code AhmedMostafa16/EXAdam@exadam.py (d1, d2, g_tilde, eps placement, "
+    "decoupled weight decay): exact, plus the paper's growing step size ln(sqrt(2(t+1))) "
+    "(step_growth=True), which the released code does not apply.",
   )
 )
 register(
@@ -405,6 +429,8 @@ register(
     source="project",
     paper="Hwang, FAdam: Adam is a natural gradient optimizer using diagonal empirical Fisher "
     "information, arXiv:2405.12807",
+    reference="paper Alg. 1 (bias-corrected Fisher EMA via rho_t, per-tensor RMS clip of the "
+    "natural gradient and of the Fisher-preconditioned weight decay, no momentum bias correction).",
   )
 )
 register(
@@ -473,6 +499,9 @@ register(
     source="project",
     paper="Eckhoff & Reiher, CoRe Optimizer: An All-in-One Solution for Machine Learning, "
     "arXiv:2307.15663",
+    reference="paper's algorithm (Eckhoff & Reiher; checked exact in issue 18's independent "
+    "review). Kept: the stability-plasticity balance (lifelong learning, off by default there) is "
+    "left out.",
   )
 )
 register(
@@ -498,6 +527,8 @@ register(
     source="project",
     paper="Bolte et al., A second-order-like optimizer with adaptive gradient scaling for deep "
     "learning, arXiv:2410.05871",
+    reference="paper's algorithm (INNA dynamics with RMSprop scaling, psi_0 = (1 - alpha beta) "
+    "theta_0, decoupled weight decay (1 - gamma lambda) theta).",
   )
 )
 
@@ -575,5 +606,7 @@ register(
     source="project",
     paper="Everett et al., Scaling Exponents Across Parameterizations and Optimizers, "
     "arXiv:2407.05872",
+    reference="paper (Everett et al.: a atan2(m_hat, b sqrt(v_hat)), a = 1.27, b = 1, no eps); "
+    "decoupled weight decay scaled by lr.",
   )
 )
