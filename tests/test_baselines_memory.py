@@ -300,7 +300,7 @@ _PER_TENSOR = lambda p: {"w": "fan_out", "b": "none"}
     ("slimadam", {"compress": "fan_out"}, {"w": (1,), "b": ()}, np.mean),
     ("slimadam", {"compress": _PER_TENSOR}, {"w": (1,), "b": ()}, np.mean),
     # Coupled Adam: the (vocab, dim) matrix w shares v over the vocabulary.
-    ("coupled_adam", {}, {"w": (0,), "b": ()}, np.mean),
+    ("coupled_adam", {"mask": {"w": True, "b": False}}, {"w": (0,), "b": ()}, np.mean),
     ("coupled_adam", {"mask": {"w": False, "b": False}}, {"w": (), "b": ()}, np.mean),
     # Subset-Norm: w is 3 x 4, so each of its 3 rows is one subset (sum over the longer side).
     ("subset_norm", {}, {"w": (1,), "b": ()}, np.sum),

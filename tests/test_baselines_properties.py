@@ -193,3 +193,48 @@ def test_fadam_momentum_rms_is_at_most_the_clip():
   u = _scan_updates(opt, {"w": jnp.zeros((6, 5))}, grads)["w"]
   rms = jnp.sqrt(jnp.mean(u.reshape(10, -1) ** 2, axis=1))
   assert float(jnp.max(rms)) <= 0.5 * (1 + 1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# memory
+# ---------------------------------------------------------------------------------------------
+
+
+def test_coupled_adam_scales_every_token_alike_and_leaves_dense_kernels_to_adam():
+  # Stollenwerk & Stollenwerk: the embedding's second moment is shared by all tokens, so the
+  # first step moves every token vector by the same per-dimension factor of its gradient; the
+  # paper couples the embedding only, so a dense kernel takes Adam's step.
+  params = {"embed": jnp.zeros((7, 4)), "dense": {"kernel": jnp.zeros((4, 3))}}
+  g = _tree(3, {"embed": (7, 4), "kernel": (4, 3)})
+  g = {"embed": g["embed"], "dense": {"kernel": g["kernel"]}}
+  u = _steps(baselines.get("coupled_adam", learning_rate=1.0), params, [g])[0]
+  factor = u["embed"] / g["embed"]
+  np.testing.assert_allclose(factor, jnp.broadcast_to(factor[:1], factor.shape), rtol=1e-5)
+  adam = _steps(optax.adam(1.0), params, [g])[0]
+  np.testing.assert_allclose(u["dense"]["kernel"], adam["dense"]["kernel"], rtol=1e-5)
+
+
+# Bytes per entry of the m x n matrix that a rule keeps on purpose besides its factors: CAME's
+# full first moment (float32), SMMF's one-bit signs of the first moment.
+_DENSE_PART = {"adafactor": 0, "adalomo": 0, "came": 4, "smmf": 1 / 8}
+
+
+@pytest.mark.parametrize("name", sorted(_DENSE_PART))
+def test_factored_state_grows_like_rows_plus_columns(name):
+  # Shazeer & Stern (Adafactor) and the rules built on its factored second moment keep
+  # O(m + n) numbers for an m x n matrix besides `_DENSE_PART`, so quadrupling both sides
+  # about quadruples that state, not x16.
+  def factored(shape):
+    w = {"w": jax.ShapeDtypeStruct(shape, jnp.float32)}
+    return baselines.state_bytes(baselines.get(name), w) - _DENSE_PART[name] * math.prod(shape)
+
+  small, big = factored((64, 32)), factored((256, 128))
+  assert 0 < big <= 4.5 * small, (small, big)
+
+
+@pytest.mark.parametrize(("name", "bytes_per_entry"), [("adam8bit", 2.01), ("adam_fp8", 2.0)])
+def test_low_precision_adam_keeps_about_one_byte_per_moment_entry(name, bytes_per_entry):
+  # Dettmers et al. (8-bit Adam: uint8 codes + one float32 absmax per 2048-block) and Fishman
+  # et al. (FP8 moments + one scale per tensor): 2 moments x ~1 byte, against Adam's 8 bytes.
+  n, w = 128 * 128, {"w": jax.ShapeDtypeStruct((128, 128), jnp.float32)}
+  assert baselines.state_bytes(baselines.get(name), w) <= bytes_per_entry * n + 64

@@ -9,6 +9,7 @@ from typing import Any
 import jax
 import optax
 
+from baselines import axes
 from baselines.memory._adam_mini import scale_by_shared_v_adam
 
 
@@ -35,7 +36,10 @@ def scale_by_coupled_adam(
 
   Args:
     mask: which tensors are embeddings: a pytree of bools (a prefix of the params) or a
-      function `params -> pytree of bools`, as for optax masks. `None`: every 2-D tensor.
+      function `params -> pytree of bools`, as for optax masks. `None`: the tensors whose
+      layout `baselines.axes.layouts` reads as "embedding" (a 2-D tensor whose tree path
+      names an embedding); the paper couples the embedding matrix only, never the dense
+      kernels.
     vocab_axis: the vocabulary axis of the embedding matrices.
     b1: $β_1$, in [0, 1).
     b2: $β_2$, in [0, 1).
@@ -53,7 +57,7 @@ def scale_by_coupled_adam(
 
   def labels(params):
     if mask is None:
-      flags = jax.tree.map(lambda p: p.ndim == 2, params)
+      flags = jax.tree.map(lambda layout: layout == "embedding", axes.layouts(params))
     else:
       flags = mask(params) if callable(mask) else mask
       flags = jax.tree.map(lambda _, f: bool(f), params, flags)

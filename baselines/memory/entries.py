@@ -91,6 +91,8 @@ register(
     source="project",
     paper="Luo et al., CAME: Confidence-guided Adaptive Memory Efficient Optimization, "
     "arXiv:2307.02047",
+    reference="authors' code yangluo7/CAME (came_pytorch/CAME.py), checked exact in issue 18's "
+    "independent review: factored v, confidence-guided factored residual, RMS clip.",
   )
 )
 register(
@@ -123,6 +125,8 @@ register(
     source="project",
     paper="Park & Lee, SMMF: Square-Matricized Momentum Factorization for Memory-Efficient "
     "Optimization, arXiv:2412.08894",
+    reference="paper's algorithm (square-matricization, rank-1 NNMF of |M| and V, 1-bit signs of "
+    "M, beta_1t = beta_1 lambda^(t-1), beta_2t = 1 - t^gamma, no bias correction).",
   )
 )
 register(
@@ -157,6 +161,10 @@ register(
     source="project",
     paper="Lv et al., AdaLomo: Low-memory Optimization with Adaptive Learning Rate, "
     "arXiv:2310.10195",
+    reference="paper's algorithm (factored v with beta_t = 1 - t^-0.8, RMS clip of the update, "
+    "grouped update normalization by max(eps2, RMS(theta))); defaults as the authors' AdaLomo "
+    "class (OpenLMLab/LOMO: lr 1e-3, eps (1e-30, 1e-3), clip 1.0, decay -0.8). Kept: no fused "
+    "backward (a property of the execution, not of the rule) and no loss scaling.",
   )
 )
 register(
@@ -195,6 +203,10 @@ register(
     tier=2,
     source="project",
     paper="Kalra, Barkeshli et al., When Can You Get Away with Low Memory Adam?, arXiv:2503.01843",
+    reference="paper (Kalra, Barkeshli et al.: Adam with v averaged along the fan-in or fan-out "
+    "axes; the snr helper measures the paper's SNR rule). Kept: one compression axis for every "
+    "matrix by default (fan_in) instead of the per-layer choice from a pilot run; pass "
+    "compress=callable for it.",
   )
 )
 register(
@@ -215,6 +227,9 @@ register(
     tier=2,
     source="project",
     paper="Stollenwerk & Stollenwerk, Better Embeddings with Coupled Adam, arXiv:2502.08441",
+    reference="paper (Stollenwerk & Stollenwerk: the embedding's v averaged over the vocabulary, "
+    "every other tensor Adam). Fixed here: the default mask coupled every 2-D tensor (dense "
+    "kernels too); now the tensors baselines.axes reads as embeddings.",
   )
 )
 register(
@@ -228,6 +243,8 @@ register(
     source="project",
     paper="Nguyen, Nguyen & Ene, Efficient Adaptive Optimization via Subset-Norm and "
     "Subspace-Momentum, arXiv:2411.07120",
+    reference="paper (Nguyen, Nguyen & Ene, AdamSN: one v per subset, the squared norm of the "
+    "gradient over the matrix's larger side; vectors keep Adam's v).",
   )
 )
 register(
@@ -249,6 +266,9 @@ register(
     source="project",
     paper="Dettmers, Lewis, Shleifer & Zettlemoyer, 8-bit Optimizers via Block-wise "
     "Quantization, arXiv:2110.02861",
+    reference="paper (Dettmers et al.: block-wise dynamic tree quantization, block 2048, tensors "
+    "under 4096 entries in float32, as bitsandbytes). Kept: the paper's stable embedding layer is "
+    "a model change, left out.",
   )
 )
 register(
@@ -270,6 +290,8 @@ register(
     source="project",
     paper="Fishman, Chmiel, Banner & Soudry, Scaling FP8 training to trillion-token LLMs, "
     "arXiv:2409.12517",
+    reference="paper (Fishman et al.: first moment E4M3, second moment E5M2, one scale per "
+    "tensor; LLM defaults b2 0.95, wd 0.1).",
   )
 )
 register(
@@ -291,5 +313,8 @@ register(
     source="project",
     paper="Modoranu et al., MicroAdam: Accurate Adaptive Optimization with Low Space Overhead "
     "and Provable Convergence, arXiv:2405.15593",
+    reference="paper's algorithm (error feedback with 4-bit quantized error, Top-K window of W "
+    "gradients, moments rebuilt from the window). Kept: one min/max per tensor for the 4-bit "
+    "quantizer (the authors quantize per bucket).",
   )
 )
