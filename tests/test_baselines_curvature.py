@@ -604,22 +604,23 @@ def test_adafisher_matches_reference():
   )
 
   def mm(v):
-    return (v - v.min()) / (v.max() - v.min() + 1e-12)
+    return (v - v.min()) / (v.max() - v.min() + 1e-6)
 
   x = {k: v.astype(np.float64) for k, v in params.items()}
   m = {k: np.zeros_like(v) for k, v in x.items()}
-  h, s = np.ones(3), np.ones(4)
+  h, s = np.ones(4), np.ones(4)  # b is w's bias: the factors of the augmented [w; b]
   want = []
   for t, g in enumerate(grads):
     m = {k: b1 * m[k] + (1 - b1) * g[k] for k in x}
     if t % interval == 0:
-      h = (1 - g0) * h + g1 * mm((g["w"] ** 2).sum(axis=1))
-      s = (1 - g0) * s + g1 * mm((g["w"] ** 2).sum(axis=0))
+      aug = np.concatenate([g["w"], g["b"][None, :]]) ** 2
+      h = (1 - g0) * h + g1 * mm(aug.sum(axis=1))
+      s = (1 - g0) * s + g1 * mm(aug.sum(axis=0))
     c1 = 1 - b1 ** (t + 1)
     fisher = np.outer(h, s) + lam
     step = {
-      "w": -lr * (m["w"] / c1 / fisher + wd * x["w"]),
-      "b": -lr * (m["b"] / c1 + wd * x["b"]),
+      "w": -lr * (m["w"] / c1 / fisher[:-1] + wd * x["w"]),
+      "b": -lr * (m["b"] / c1 / fisher[-1] + wd * x["b"]),
     }
     want.append(_flat(step))
     x = {k: x[k] + step[k] for k in x}

@@ -358,8 +358,10 @@ register(
     source="project",
     paper="Gomes et al., AdaFisher: Adaptive Second Order Optimization via Fisher Information, "
     "arXiv:2405.16397. Simplified: the factor diagonals are the row and column energies of "
-    "the weight gradient (exact for one example after min-max normalization) since the "
-    "extra args expose no layer activations",
+    "the gradient of [kernel; bias] (exact for one example after min-max normalization) since "
+    "the extra args expose no layer activations; biases and norm vectors keep their own "
+    "factors, embeddings and scalars F = 1, as in the authors' code; kept deviation: norm "
+    "scales take their own S and H = 1 (the authors' come from activations)",
   )
 )
 
