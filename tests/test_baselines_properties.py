@@ -238,3 +238,59 @@ def test_low_precision_adam_keeps_about_one_byte_per_moment_entry(name, bytes_pe
   # et al. (FP8 moments + one scale per tensor): 2 moments x ~1 byte, against Adam's 8 bytes.
   n, w = 128 * 128, {"w": jax.ShapeDtypeStruct((128, 128), jnp.float32)}
   assert baselines.state_bytes(baselines.get(name), w) <= bytes_per_entry * n + 64
+
+
+# ---------------------------------------------------------------------------------------------
+# matrix
+# ---------------------------------------------------------------------------------------------
+
+
+def _first_update(name, g, **hp):
+  p = jax.tree.map(jnp.zeros_like, g)
+  return _steps(baselines.get(name, learning_rate=1.0, **hp), p, [g])[0]
+
+
+def _ill_conditioned(seed=0, shape=(16, 8)):
+  # A gradient whose singular values span two orders of magnitude.
+  w = jax.random.normal(jax.random.PRNGKey(seed), shape) * jnp.logspace(-1, 1, shape[1])
+  return {"w": w, "b": jnp.ones(shape[1])}
+
+
+@pytest.mark.parametrize("name", ["muon", "mars_shampoo"])
+def test_newton_schulz_updates_are_near_orthogonal(name):
+  # Jordan et al. (Muon) and MARS-Shampoo: five quintic Newton-Schulz steps send every
+  # singular value of the momentum into a band around 1 (about [0.68, 1.13] for Muon's
+  # coefficients), whatever the spread of the gradient's.
+  s = jnp.linalg.svd(_first_update(name, _ill_conditioned())["w"], compute_uv=False)
+  assert 0.6 <= float(s.min()) and float(s.max()) <= 1.2, s
+
+
+@pytest.mark.parametrize("name", ["swan", "shampoo"])
+def test_whitened_updates_are_orthogonal(name):
+  # SWAN (Ma et al.): (G G^T)^(-1/2) G = U V^T up to a scale; Shampoo (Gupta et al.): the
+  # first step L^(-1/4) G R^(-1/4) = U V^T up to a scale (graft, momentum).
+  s = jnp.linalg.svd(_first_update(name, _ill_conditioned())["w"], compute_uv=False)
+  np.testing.assert_allclose(s, s[0], rtol=1e-2)
+
+
+def test_sinkgd_ends_with_every_input_row_at_norm_sqrt_fan_out():
+  # Scetbon et al. (SinkGD): each SR-Sinkhorn pass ends by scaling every input's gradient
+  # (a row of the (fan_in, fan_out) kernel) to norm sqrt(fan_out).
+  u = _first_update("sinkgd", _ill_conditioned())["w"]
+  np.testing.assert_allclose(jnp.linalg.norm(u, axis=1), math.sqrt(8), rtol=1e-4)
+
+
+def test_poet_keeps_the_singular_values_of_the_start():
+  # Qiu et al. (POET): W = R W0 P with R, P orthogonal, so W keeps W0's singular values
+  # through the steps and the merges.
+  w0 = {"w": jax.random.normal(jax.random.PRNGKey(1), (6, 4))}
+  loss = lambda p: jnp.sum((p["w"] - 1.0) ** 2)
+  opt = baselines.get("poet", learning_rate=0.05, merge_every=3)
+  p, state = w0, opt.init(w0)
+  update = jax.jit(opt.update)
+  for _ in range(7):
+    u, state = update(jax.grad(loss)(p), state, p)
+    p = optax.apply_updates(p, u)
+  assert float(jnp.max(jnp.abs(p["w"] - w0["w"]))) > 1e-2  # it moved
+  s0, s = (jnp.linalg.svd(x["w"], compute_uv=False) for x in (w0, p))
+  np.testing.assert_allclose(s, s0, rtol=1e-4)

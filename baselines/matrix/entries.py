@@ -96,6 +96,9 @@ register(
     tier=2,
     source="project",
     paper="Anil et al., Scalable Second Order Optimization for Deep Learning, arXiv:2002.09018",
+    reference="paper Alg. 1 (Gupta et al., with Anil et al.'s blocking and grafting). Kept: exact "
+    "inverse roots by eigendecomposition every k steps inside the step (not the coupled Newton "
+    "iteration, not asynchronous).",
   )
 )
 register(
@@ -119,6 +122,9 @@ register(
     tier=2,
     source="project",
     paper="Vyas et al., SOAP: Improving and Stabilizing Shampoo using Adam, arXiv:2409.11321",
+    reference="authors' code nikhilvyas/SOAP@soap.py (setup-only first step, Adam in the "
+    "eigenbasis, one power-iteration + QR refresh every f steps, defaults lr 3e-3, betas (0.95, "
+    "0.95), wd 0.01).",
   )
 )
 register(
@@ -178,6 +184,8 @@ register(
     tier=2,
     source="project",
     paper=_AUON_PAPER,
+    reference="paper's algorithm (Maity, AuON: Nesterov momentum, Frobenius normalization, "
+    "cosh-RMS scaling, sqrt(max(1, fan_out/fan_in))); vectors to the AdamW fallback.",
   )
 )
 register(
@@ -190,6 +198,8 @@ register(
     tier=2,
     source="project",
     paper=_AUON_PAPER,
+    reference="paper's algorithm (Hybrid-AuON: AuON with one quintic Newton-Schulz step before "
+    "the cosh-RMS scaling).",
   )
 )
 register(
@@ -215,6 +225,8 @@ register(
     source="project",
     paper="Conda: Column-Normalized Adam for Training Large Language Models Faster, "
     "arXiv:2509.24218",
+    reference="paper's algorithm (Conda: Adam's second moment in the basis of the momentum's "
+    "singular vectors, refreshed every T steps, projection on the shorter side).",
   )
 )
 register(
@@ -228,6 +240,8 @@ register(
     source="project",
     paper="Ma et al., SWAN: SGD with Normalization and Whitening Enables Stateless LLM "
     "Training, arXiv:2412.13148",
+    reference="paper's algorithm (Ma et al., SWAN: GradNorm per output unit, GradWhitening by "
+    "Newton-Schulz, optional rescale); checked exact in issue 18's independent review.",
   )
 )
 register(
@@ -241,6 +255,8 @@ register(
     source="project",
     paper="Scetbon et al., Gradient Multi-Normalization for Stateless and Scalable LLM "
     "Training, arXiv:2502.06742",
+    reference="paper's algorithm (Scetbon et al., SinkGD: L alternating SR-Sinkhorn "
+    "normalizations of output and input norms to sqrt(fan_in), sqrt(fan_out)).",
   )
 )
 register(
@@ -253,6 +269,8 @@ register(
     tier=2,
     source="project",
     paper="Glentis et al., A Minimalist Optimizer Design for LLM Pretraining, arXiv:2506.16659",
+    reference="paper (Glentis et al., SCALE: column-wise normalization of the (out, in) gradient "
+    "= each input row of our (in, out) kernel, momentum on the last layer only).",
   )
 )
 register(
@@ -266,9 +284,17 @@ register(
     source="project",
     paper="Yuan et al., MARS: Unleashing the Power of Variance Reduction for Training Large "
     "Models, arXiv:2411.10438",
+    reference="paper (Yuan et al., MARS-Shampoo / MARS-approx: variance-reduced c_t clipped to "
+    "norm 1, Newton-Schulz orthogonalization of the momentum as the accumulation-free Shampoo "
+    "preconditioner).",
   )
 )
 _RIEMANNIAN_PAPER = "Bécigneul & Ganea, Riemannian Adaptive Optimization Methods, arXiv:1810.00760"
+_RIEMANNIAN_REFERENCE = (
+  "paper Alg. 1 (Becigneul & Ganea: RAdam / RAMSGrad / RAdagrad on a product of manifolds, one "
+  "second-moment scalar per row, the momentum carried by the manifold's transport); "
+  "euclidean is Adam (AMSGrad, AdaGrad) with one second moment per row."
+)
 for _name, _factory, _defaults in (
   ("riemannian_adam", riemannian_adam, {"b1": 0.9, "b2": 0.999, "eps": 1e-8}),
   ("riemannian_amsgrad", riemannian_amsgrad, {"b1": 0.9, "b2": 0.999, "eps": 1e-8}),
@@ -284,6 +310,7 @@ for _name, _factory, _defaults in (
       tier=2,
       source="project",
       paper=_RIEMANNIAN_PAPER,
+      reference=_RIEMANNIAN_REFERENCE,
     )
   )
 register(
@@ -307,5 +334,9 @@ register(
     "arXiv:2506.08001. Simplified: W0 is the parameters at init and R, P are full Cayley "
     "transforms of skew-symmetric generators (exact, or the paper's Cayley-Neumann series "
     "with neumann_terms), not the stochastic block primitives of its memory-efficient variant",
+    reference="paper (Qiu et al., POET: W = R W0 P with Cayley-parameterized orthogonal R, P "
+    "trained by Adam, merged every T steps). Kept: full Cayley transforms (exact, or Neumann "
+    "terms) instead of the stochastic block primitives of the memory-efficient variant; W0 is the "
+    "parameters at init.",
   )
 )
