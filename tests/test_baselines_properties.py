@@ -294,3 +294,34 @@ def test_poet_keeps_the_singular_values_of_the_start():
   assert float(jnp.max(jnp.abs(p["w"] - w0["w"]))) > 1e-2  # it moved
   s0, s = (jnp.linalg.svd(x["w"], compute_uv=False) for x in (w0, p))
   np.testing.assert_allclose(s, s0, rtol=1e-4)
+
+
+# ---------------------------------------------------------------------------------------------
+# lowrank
+# ---------------------------------------------------------------------------------------------
+
+
+def _leaves_moved(updates):
+  return [sum(bool(jnp.any(leaf != 0)) for leaf in jax.tree.leaves(u)) for u in updates]
+
+
+def test_block_coordinate_methods_train_only_the_active_blocks():
+  # BAdam (Luo et al.): one block per round of K steps, the others frozen; LISA (Pan et al.):
+  # gamma sampled layers per period, the others frozen.
+  shapes = {f"l{i}": (3, 2) for i in range(5)}
+  grads = [_tree(s, shapes) for s in range(6)]
+  p = _tree(9, shapes)
+  badam = _steps(baselines.get("badam", learning_rate=0.1, switch_every=2), p, grads)
+  assert _leaves_moved(badam) == [1] * 6
+  moved = [[n for n in shapes if bool(jnp.any(u[n] != 0))] for u in badam]
+  assert moved[0] == moved[1] and moved[2] == moved[3] and moved[1] != moved[2]
+  lisa = _steps(baselines.get("lisa", learning_rate=0.1, num_active=2, period=3), p, grads)
+  assert _leaves_moved(lisa) == [2] * 6
+
+
+def test_subspace_momentum_without_momentum_is_sgd():
+  # Nguyen & Nguyen: u = back(M) + (G - back(R)); with beta = 0, M = R and u = G.
+  g = _tree(4, {"w": (8, 6), "b": (6,)})
+  u = _steps(baselines.get("subspace_momentum", learning_rate=1.0, rank=2, b1=0.0), g, [g])[0]
+  for a, gl in zip(jax.tree.leaves(u), jax.tree.leaves(g), strict=True):
+    np.testing.assert_allclose(a, -gl, rtol=1e-4, atol=1e-5)

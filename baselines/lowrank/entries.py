@@ -55,6 +55,8 @@ register(
     paper="Nguyen & Nguyen, Efficient Adaptive Optimization via Subset-Norm and "
     "Subspace-Momentum: Fast, Memory-Reduced Training with Convergence Guarantees, "
     "arXiv:2411.07120",
+    reference="paper (Nguyen & Nguyen, Subspace-Momentum: momentum in the top-r SVD subspace, the "
+    "plain gradient in its complement).",
   )
 )
 register(
@@ -67,6 +69,9 @@ register(
     tier=2,
     paper="Liang et al., Memory-Efficient LLM Training with Online Subspace Descent, "
     "arXiv:2408.12857",
+    reference="paper's algorithm (Liang et al., Online Subspace Descent: P moved by one "
+    "online-PCA gradient step per step, Adam in the subspace). Kept: the PCA step uses the "
+    "normalized gradient (scale-free eta_P); P is not re-orthonormalized.",
   )
 )
 register(
@@ -112,6 +117,8 @@ register(
     tier=2,
     paper="Zmushko et al., FRUGAL: Memory-Efficient Optimization by Reducing State Overhead "
     "for Scalable Training, arXiv:2411.07837",
+    reference="paper's algorithm (Zmushko et al., FRUGAL: Adam on a state-full subspace (blocks, "
+    "SVD or random), signSGD on the rest, state reset at each refresh).",
   )
 )
 register(
@@ -124,6 +131,9 @@ register(
     tier=2,
     paper="Chen et al., Fira: Can We Achieve Full-rank Training of LLMs Under Low-rank "
     "Constraint?, arXiv:2410.01623",
+    reference="paper's algorithm (Chen et al., Fira: GaLore-Adam in the subspace, residual scaled "
+    "by the per-channel ratio phi, norm-growth limiter gamma 1.01). Kept: the residual is the "
+    "paper's G - P R; the authors' code subtracts alpha P R.",
   )
 )
 register(
@@ -136,6 +146,10 @@ register(
     tier=2,
     paper="Wen et al., Breaking Memory Limits: Gradient Wavelet Transform Enhances LLMs "
     "Training, arXiv:2501.07237",
+    reference="paper's algorithm (Wen et al., GWT: Adam on the Haar approximation coefficients, "
+    "details normalized by the same second moment). Kept: bias correction as a step size (the "
+    "GaLore code GWT builds on); for more than one level each detail uses the covering "
+    "approximation's moment.",
   )
 )
 register(
@@ -167,6 +181,9 @@ register(
     tier=2,
     paper="Luo et al., BAdam: A Memory Efficient Full Parameter Optimization Method for Large "
     "Language Models, arXiv:2404.02827",
+    reference="paper Alg. 1 (Luo et al., BAdam: K Adam steps per block, random reshuffling per "
+    "block-epoch, the optimizer state dropped at each switch). Kept: moments of every block stay "
+    "allocated (static shapes under jit).",
   )
 )
 register(
@@ -179,5 +196,8 @@ register(
     tier=2,
     paper="Pan et al., LISA: Layerwise Importance Sampling for Memory-Efficient Large "
     "Language Model Fine-Tuning, arXiv:2403.17919",
+    reference="paper Alg. 1 (Pan et al., LISA: gamma layers drawn uniformly every K steps, "
+    "embeddings and head always trained via layer_fn = -1, AdamW per trained leaf with its own "
+    "step count).",
   )
 )
