@@ -277,3 +277,114 @@ def test_adafisher_matches_the_authors_code():
       )
     ratio = np.asarray(u["ln"]["scale"]) / want[t]["ln"]["scale"]
     assert np.all(np.abs(ratio - 1) < 0.25), (t, ratio)
+
+
+# --------------------------------------------------------------------------------------------
+# Adam-mini
+# --------------------------------------------------------------------------------------------
+
+_MINI_SHAPES = {
+  "embed": (6, 3),
+  "pos": (4, 3),
+  "block_0": {"ln_1": {"scale": (3,), "bias": (3,)}, "mlp_in": {"w": (3, 5), "b": (5,)}},
+  "out": {"w": (3, 6)},
+}
+
+
+def _authors_adam_mini(params, grads, lr, b1, b2, eps, wd):
+  """zyushun/Adam-mini `Adam_mini.step` (v1.1.1) per named tensor in PyTorch's layout: rows
+  of `(out, in)` kernels and of embeddings are blocks (`mean(grad * grad, dim=1)`), `bias`
+  is Adam, norms one block (`sum(grad * grad) / numel`); weight decay `p *= 1 - lr * wd`
+  except where the name has `norm`, `ln` or `bias`. The position table `pos` is an
+  embedding (rows), the paper's rule. Returns the parameters after each step."""
+  flat = {"/".join(path): v for path, v in _flatten(params).items()}
+  torch = {k: (v.T if k.endswith("/w") else v).astype(np.float64) for k, v in flat.items()}
+  m = {k: np.zeros_like(v) for k, v in torch.items()}
+  v = {
+    k: np.zeros_like(p)
+    if "bias" in k or k.endswith("/b")
+    else np.zeros(p.shape[:1] + (1,) * (p.ndim - 1))
+    for k, p in torch.items()
+  }
+  v["block_0/ln_1/scale"] = np.zeros(())
+  traj = []
+  for t, g_tree in enumerate(grads, start=1):
+    for k, p in torch.items():
+      g = np.asarray(_flatten(g_tree)[tuple(k.split("/"))], np.float64)
+      g = g.T if k.endswith("/w") else g
+      if "bias" in k or k.endswith("/b"):  # adam_block_names
+        sq = g * g
+      elif k == "block_0/ln_1/scale":  # other blocks: one per tensor
+        sq = np.sum(g * g) / g.size
+      else:  # embd / output / mlp names: one per row
+        sq = np.mean(g * g, axis=1, keepdims=True)
+      v[k] = b2 * v[k] + (1 - b2) * sq
+      no_decay = "norm" in k or "ln" in k or "bias" in k or k.endswith("/b")
+      if not no_decay:
+        p = p * (1 - lr * wd)
+      m[k] = m[k] + (1 - b1) * (g - m[k])
+      h = np.sqrt(v[k]) / math.sqrt(1 - b2**t) + eps
+      torch[k] = p - lr * m[k] / (1 - b1**t) / h
+    traj.append({k: (p.T if k.endswith("/w") else p) for k, p in torch.items()})
+  return traj
+
+
+def _flatten(tree):
+  return {
+    tuple(str(getattr(k, "key", k)) for k in path): x
+    for path, x in jax.tree_util.tree_flatten_with_path(tree)[0]
+  }
+
+
+def test_adam_mini_matches_the_authors_code():
+  """Five steps on random gradients (rare tokens: most embedding rows get no gradient at a
+  step) against the authors' rule: per-token blocks of embeddings, full Adam for biases,
+  one block per output neuron, no decay of norms and biases."""
+  rng = np.random.default_rng(5)
+  params = jax.tree.map(
+    lambda s: rng.normal(size=s).astype(np.float32),
+    _MINI_SHAPES,
+    is_leaf=lambda s: isinstance(s, tuple),
+  )
+  grads = []
+  for _ in range(5):
+    g = jax.tree.map(
+      lambda p: (rng.normal(size=p.shape) * rng.uniform(0.1, 3)).astype(np.float32), params
+    )
+    g["embed"] = g["embed"] * (rng.uniform(size=(6, 1)) < 0.4)  # tokens absent from the batch
+    grads.append(g)
+  hp = dict(lr=1e-2, b1=0.9, b2=0.99, eps=1e-8, wd=0.1)
+  want = _authors_adam_mini(params, grads, **hp)
+  opt = baselines.get(
+    "adam_mini",
+    learning_rate=hp["lr"],
+    b1=hp["b1"],
+    b2=hp["b2"],
+    eps=hp["eps"],
+    weight_decay=hp["wd"],
+  )
+  p = jax.tree.map(jnp.asarray, params)
+  state, update = opt.init(p), jax.jit(opt.update)
+  for t, g in enumerate(grads):
+    u, state = update(jax.tree.map(jnp.asarray, g), state, p)
+    p = optax.apply_updates(p, u)
+    for k, x in _flatten(p).items():
+      np.testing.assert_allclose(x, want[t]["/".join(k)], rtol=1e-5, atol=1e-6, err_msg=f"{k} {t}")
+
+
+def test_adam_mini_embedding_blocks_are_per_token_and_vectors_are_not_decayed():
+  """One token's gradient does not change another token's step (the paper's per-token
+  blocks; the old partition averaged over all tokens of a column), and with zero gradients
+  only tensors of two or more axes decay."""
+  rng = np.random.default_rng(6)
+  params = {"embed": jnp.ones((5, 3)), "ln": {"scale": jnp.ones(3)}, "w": jnp.ones((3, 2))}
+  g = jax.tree.map(lambda p: jnp.asarray(rng.normal(size=p.shape), jnp.float32), params)
+  loud = {**g, "embed": g["embed"].at[0].multiply(100.0)}
+  opt = baselines.get("adam_mini", learning_rate=0.1, weight_decay=0.5)
+  step = jax.jit(lambda grads: opt.update(grads, opt.init(params), params)[0])
+  quiet, louder = step(g), step(loud)
+  np.testing.assert_allclose(louder["embed"][1:], quiet["embed"][1:], rtol=1e-6)
+  zero = step(jax.tree.map(jnp.zeros_like, params))
+  np.testing.assert_array_equal(zero["ln"]["scale"], 0.0)
+  np.testing.assert_allclose(zero["w"], -0.05 * params["w"])
+  np.testing.assert_allclose(zero["embed"], -0.05 * params["embed"])

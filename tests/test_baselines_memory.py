@@ -293,9 +293,7 @@ _PER_TENSOR = lambda p: {"w": "fan_out", "b": "none"}
 @pytest.mark.parametrize(
   ("name", "hp", "axes", "op"),
   [
-    # Adam-mini: one v per output neuron (last axis) of w, one v for the whole bias.
-    ("adam_mini", {}, {"w": (0,), "b": (0,)}, np.mean),
-    ("adam_mini", {"neuron_axis": None}, {"w": (0, 1), "b": (0,)}, np.mean),
+    # Adam-mini: tests/test_baselines_authors.py (against the authors' code).
     ("slimadam", {"compress": "fan_in"}, {"w": (0,), "b": ()}, np.mean),
     ("slimadam", {"compress": "fan_out"}, {"w": (1,), "b": ()}, np.mean),
     ("slimadam", {"compress": _PER_TENSOR}, {"w": (1,), "b": ()}, np.mean),

@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from baselines import axes
+
 AxesFn = Callable[[jax.Array], tuple[int, ...]]
 
 
@@ -108,22 +110,60 @@ def scale_by_shared_v_adam(
   return optax.GradientTransformation(init_fn, update_fn)
 
 
+_BIAS_NAMES = ("b", "bias")
+
+
+def adam_mini_labels(params: optax.Params, embedding: str = "token") -> optax.Params:
+  """Each leaf's Adam-mini block rule, from its `baselines.axes` layout and path:
+  `"neuron"` (dense / convolution kernels: one block per output channel), `"token"`
+  (embeddings with `embedding="token"`: one block per row), `"adam"` (biases, named `b` or
+  `bias`, and embeddings with `embedding="adam"`: one entry per coordinate), `"tensor"`
+  (other vectors, e.g. norm scales, and scalars: one block)."""
+
+  def label(path, p):
+    names = axes.path_names(path)
+    layout = axes.detect(jnp.shape(p), names)
+    if layout in ("dense", "conv"):
+      return "neuron"
+    if layout == "embedding":
+      return "token" if embedding == "token" else "adam"
+    if layout == "vector" and names and names[-1] in _BIAS_NAMES:
+      return "adam"
+    return "tensor"
+
+  return jax.tree_util.tree_map_with_path(label, params)
+
+
+def decayed(params: optax.Params) -> optax.Params:
+  """The weight-decay mask of Adam-mini: True for tensors of two or more axes; vectors
+  (biases, norm scales and offsets) and scalars are not decayed."""
+  return jax.tree.map(lambda layout: layout not in ("vector", "scalar"), axes.layouts(params))
+
+
 def scale_by_adam_mini(
   *,
   b1: float = 0.9,
   b2: float = 0.999,
   eps: float = 1e-8,
-  neuron_axis: int | None = -1,
+  embedding: Literal["token", "adam"] = "token",
 ) -> optax.GradientTransformation:
   r"""The direction of Adam-mini: one second-moment scalar per block.
 
-  Default partition (the paper's rule for layers other than embeddings and Q/K): a tensor
-  with $\mathrm{ndim} \ge 2$ gets one block per *output neuron*, the index along
-  `neuron_axis` (`-1` for a kernel laid out `[..., fan_in, fan_out]`, as in flax);
-  vectors and scalars (biases, norms) are one block each. `neuron_axis=None` makes every
-  tensor one block. Embeddings and output layers, which the paper keeps at full Adam, and
-  Q/K heads (one block per head) are routed with `optax.multi_transform` (e.g. `optax.adam`
-  for embeddings), or with `scale_by_shared_v_adam` and a custom `axes_fn`.
+  The partition (`adam_mini_labels`, layouts of `baselines.axes`), after the paper's
+  Algorithm 3 and the authors' code (zyushun/Adam-mini `adam_mini/adam_mini.py`, v1.1.1):
+
+  - dense and convolution kernels: one block per output neuron (the last axis; the
+    authors' rows of PyTorch's ``(out, in)``), their rule for values, attention
+    projections, MLPs and the output layer;
+  - embeddings (`(vocab, d)`, detected by name: `embed`, `wte`, `pos`, ...): one block per
+    token (row) with `embedding="token"`, the authors' rule; full Adam with
+    `embedding="adam"`, the paper's first version. Position tables are embeddings here;
+    the authors' name list (`embed`, `embd`, `wte`) sends GPT-2's `wpe` to one block;
+  - biases (vectors named `b` / `bias`): full Adam, as the authors' `adam_block_names`;
+  - other vectors (norm scales) and scalars: one block per tensor.
+
+  Query and key projections (one block per head in the paper) need the head layout; route
+  them with `optax.multi_transform` or `scale_by_shared_v_adam`.
 
   .. math::
     v_{t,b} = β_2 v_{t-1,b} + (1-β_2)\,\mathrm{mean}_{i \in b}(g_{t,i}^2), \quad
@@ -133,7 +173,7 @@ def scale_by_adam_mini(
     b1: $β_1$, in [0, 1).
     b2: $β_2$, in [0, 1).
     eps: added to the root of the second moment.
-    neuron_axis: the output-neuron axis of tensors with ndim >= 2, or None.
+    embedding: `"token"` (one block per row) or `"adam"` (per coordinate).
 
   Returns:
     An `optax.GradientTransformation`.
@@ -142,14 +182,18 @@ def scale_by_adam_mini(
     Zhang et al., Adam-mini: Use Fewer Learning Rates To Gain More, ICLR 2025,
     https://arxiv.org/abs/2406.16793
   """
-
-  def axes_fn(p):
-    if p.ndim < 2 or neuron_axis is None:
-      return tuple(range(p.ndim))
-    keep = neuron_axis % p.ndim
-    return tuple(i for i in range(p.ndim) if i != keep)
-
-  return scale_by_shared_v_adam(axes_fn, b1=b1, b2=b2, eps=eps, reduce="mean")
+  if embedding not in ("token", "adam"):
+    raise ValueError(f"embedding must be 'token' or 'adam', got {embedding!r}.")
+  rules = {
+    "neuron": lambda p: axes.within_channel_axes("conv" if p.ndim > 2 else "dense", p.ndim),
+    "token": lambda p: axes.within_channel_axes("embedding", p.ndim),
+    "adam": lambda p: (),
+    "tensor": lambda p: tuple(range(p.ndim)),
+  }
+  return optax.multi_transform(
+    {k: scale_by_shared_v_adam(f, b1=b1, b2=b2, eps=eps) for k, f in rules.items()},
+    lambda params: adam_mini_labels(params, embedding),
+  )
 
 
 def adam_mini(
@@ -159,15 +203,16 @@ def adam_mini(
   b2: float = 0.999,
   eps: float = 1e-8,
   weight_decay: float = 0.1,
-  neuron_axis: int | None = -1,
+  embedding: Literal["token", "adam"] = "token",
 ) -> optax.GradientTransformation:
-  """Adam-mini with decoupled weight decay; see `scale_by_adam_mini`.
+  """Adam-mini with decoupled weight decay on tensors of two or more axes only (`decayed`:
+  the authors exempt norms and biases); see `scale_by_adam_mini`.
 
   Example:
     >>> opt = adam_mini(learning_rate=1e-3)
   """
   return optax.chain(
-    scale_by_adam_mini(b1=b1, b2=b2, eps=eps, neuron_axis=neuron_axis),
-    optax.add_decayed_weights(weight_decay),
+    scale_by_adam_mini(b1=b1, b2=b2, eps=eps, embedding=embedding),
+    optax.add_decayed_weights(weight_decay, mask=decayed),
     optax.scale_by_learning_rate(learning_rate),
   )

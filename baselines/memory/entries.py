@@ -177,13 +177,19 @@ register(
       "b2": 0.999,
       "eps": 1e-8,
       "weight_decay": 0.1,
-      "neuron_axis": -1,
+      "embedding": "token",
     },
     search_space={"learning_rate": _ADAPTIVE_LR, "weight_decay": LogRange(1e-4, 1e-1)},
     ids=("T2-07",),
     tier=2,
     source="project",
     paper="Zhang et al., Adam-mini: Use Fewer Learning Rates To Gain More, arXiv:2406.16793",
+    reference="authors' code zyushun/Adam-mini@adam_mini/adam_mini.py (v1.1.1: one block per "
+    "output neuron of kernels, per token of embeddings (embedding='adam': the paper's first "
+    "version, full Adam), full Adam for biases, one block for norms; no weight decay on "
+    "vectors). Deviations kept: blocks come from layouts and names (baselines.axes), not the "
+    "authors' name lists, so position tables are per row (their list sends GPT-2's wpe to "
+    "one block) and Q/K are per neuron unless routed per head by the user",
   )
 )
 register(
