@@ -6,6 +6,8 @@ checks here come from the papers' claims instead: a bound, an invariant, an iden
 state size, a sign. Each runs a few steps on tiny tensors, one family per section.
 """
 
+import functools
+import itertools
 import math
 
 import jax
@@ -26,10 +28,10 @@ def _tree(seed=0, shapes=None):
 def _steps(opt, params, grads, **extra):
   """Applies `opt` along `grads` (a list of trees); the list of updates."""
   opt = optax.with_extra_args_support(opt)
-  update = jax.jit(opt.update)
+  update = jax.jit(functools.partial(opt.update, **extra))
   state, out = opt.init(params), []
   for g in grads:
-    u, state = update(g, state, params, **extra)
+    u, state = update(g, state, params)
     params = optax.apply_updates(params, u)
     out.append(u)
   return out
@@ -325,3 +327,109 @@ def test_subspace_momentum_without_momentum_is_sgd():
   u = _steps(baselines.get("subspace_momentum", learning_rate=1.0, rank=2, b1=0.0), g, [g])[0]
   for a, gl in zip(jax.tree.leaves(u), jax.tree.leaves(g), strict=True):
     np.testing.assert_allclose(a, -gl, rtol=1e-4, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# layerwise, wrappers, step_size, schedules, distributed, privacy: the papers' checkable claims
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "ratio"), [("lamb", 1.0), ("lars", 1e-3)])
+def test_layerwise_trust_ratio_sets_each_tensors_step_norm(name, ratio):
+  # You et al. (LAMB; LARS with trust coefficient eta): the step of each tensor is the
+  # learning rate times (eta) ||w||, whatever the gradient's norm (first step, no decay).
+  w, g = _tree(0), _tree(1)
+  g = {"w": 100.0 * g["w"], "b": 0.01 * g["b"]}
+  u = _steps(baselines.get(name, learning_rate=0.1, weight_decay=0.0), w, [g])[0]
+  for k in w:
+    np.testing.assert_allclose(
+      jnp.linalg.norm(u[k]), 0.1 * ratio * jnp.linalg.norm(w[k]), rtol=1e-4
+    )
+
+
+def test_sam_perturbs_the_weights_by_rho():
+  # Foret et al. (SAM): the gradient is taken at w + rho g / ||g||. On f = |w - a|^2 / 2 that
+  # gradient is g + eps, so (momentum's first step) -u / lr - g = eps, of norm rho.
+  a = _tree(5)
+  loss = lambda p: 0.5 * sum(jnp.sum((p[k] - a[k]) ** 2) for k in p)
+  w = _tree(0)
+  g = jax.grad(loss)(w)
+  u = _steps(baselines.get("sam_sgd", learning_rate=0.1, rho=0.05), w, [g], value_fn=loss)[0]
+  eps = jax.tree.map(lambda x, y: -x / 0.1 - y, u, g)
+  np.testing.assert_allclose(optax.global_norm(eps), 0.05, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["dog", "prodigy", "dadapt_sgd", "dadapt_adamw"])
+def test_distance_estimates_never_decrease(name):
+  # DoG (Ivgi et al.): r_t = max_i |x_i - x_0|; Prodigy (Mishchenko & Defazio) and
+  # D-Adaptation (Defazio & Mishchenko): d_{k+1} = max(d_k, d_hat). All are non-decreasing.
+  field = {"dog": "max_dist", "prodigy": "estim_lr", "dadapt_adamw": "estim_lr"}.get(name, "d")
+  loss = lambda p: 0.5 * jnp.sum(jnp.linspace(0.5, 3.0, 5) * (p["w"] - 2.0) ** 2)
+  opt = baselines.get(name)
+  p = {"w": jnp.zeros(5)}
+  state, seen = opt.init(p), []
+  update = jax.jit(opt.update)
+  for _ in range(12):
+    u, state = update(jax.grad(loss)(p), state, p)
+    p = optax.apply_updates(p, u)
+    leaves = [s for s in jax.tree.leaves(state, is_leaf=lambda x: hasattr(x, field))]
+    seen.append(float(next(getattr(s, field) for s in leaves if hasattr(s, field))))
+  assert all(b >= a for a, b in itertools.pairwise(seen)), seen
+  assert seen[-1] > seen[0], seen
+
+
+@pytest.mark.parametrize("name", ["sgd_linear_decay", "sgd_cosine"])
+def test_decay_schedules_start_at_the_peak_and_end_at_zero(name):
+  # Linear decay to zero (Defazio et al.) and cosine (Loshchilov & Hutter): lr at step 0,
+  # 0 at num_steps.
+  g = [_tree(1)] * 11
+  u = _steps(baselines.get(name, learning_rate=0.1, num_steps=10, momentum=None), _tree(0), g)
+  np.testing.assert_allclose(u[0]["w"], -0.1 * g[0]["w"], rtol=1e-5)
+  np.testing.assert_allclose(u[10]["w"], 0.0, atol=1e-7)
+
+
+_KEY = jax.random.PRNGKey(0)
+
+
+def test_dp_sgd_clips_every_example_to_norm_c():
+  # Abadi et al.: each per-example gradient is scaled to norm <= C before the sum; without
+  # noise, B aligned examples of norm >> C average to norm exactly C (per layer: C overall).
+  g = _tree(2)
+  per_example = jax.tree.map(lambda x: jnp.stack([50.0 * x, 20.0 * x, 7.0 * x]), g)
+  norms = {}
+  for name in ("dp_sgd", "dp_sgd_per_layer"):
+    opt = baselines.get(name, learning_rate=1.0, l2_norm_clip=0.5, noise_multiplier=0.0)
+    norms[name] = float(optax.global_norm(_steps(opt, _tree(0), [per_example], key=_KEY)[0]))
+  assert norms["dp_sgd_per_layer"] <= 0.5 * (1 + 1e-5)
+  np.testing.assert_allclose(norms["dp_sgd"], 0.5, rtol=1e-5)
+
+
+def test_terngrad_is_unbiased():
+  # Wen et al. (TernGrad): s sign(g) Bernoulli(|g| / s) has mean g (without clipping).
+  g = {"w": jax.random.normal(jax.random.PRNGKey(3), (4, 3))}
+  tern = baselines.scale_by_terngrad(clip_sigma=None)
+  state = tern.init(g)
+  keys = jax.random.split(jax.random.PRNGKey(0), 4000)
+  d = jax.vmap(lambda k: tern.update(g, state, None, key=k)[0]["w"])(keys)
+  big = jnp.max(jnp.abs(g["w"]))
+  assert bool(jnp.all((jnp.abs(d) < 1e-6) | (jnp.abs(jnp.abs(d) - big) < 1e-5)))  # 0 or +-s
+  # The mean of 4000 draws: standard error <= s / sqrt(4000) = s / 63.
+  np.testing.assert_allclose(d.mean(0), g["w"], atol=4 * float(big) / 63)
+
+
+@pytest.mark.parametrize("compressor", ["scaled_sign", "top_k"])
+def test_error_feedback_loses_nothing(compressor):
+  # Seide et al. / Karimireddy et al.: e_t + sum of what was sent = sum of the gradients.
+  ef = baselines.scale_by_error_feedback(compressor=compressor, k_fraction=0.25)
+  grads = [_tree(s) for s in range(5)]
+  state, sent = ef.init(grads[0]), jax.tree.map(jnp.zeros_like, grads[0])
+  update = jax.jit(ef.update)
+  for g in grads:
+    d, state = update(g, state)
+    sent = jax.tree.map(jnp.add, sent, d)
+  total = jax.tree.map(lambda *x: sum(x), *grads)
+  error = jax.tree.map(lambda e: e[0] if e.ndim and e.shape[0] == 1 else e, state.error)
+  for s, e, t in zip(
+    jax.tree.leaves(sent), jax.tree.leaves(error), jax.tree.leaves(total), strict=True
+  ):
+    np.testing.assert_allclose(s + e.reshape(s.shape), t, rtol=1e-5, atol=1e-5)
