@@ -433,3 +433,28 @@ def test_error_feedback_loses_nothing(compressor):
     jax.tree.leaves(sent), jax.tree.leaves(error), jax.tree.leaves(total), strict=True
   ):
     np.testing.assert_allclose(s + e.reshape(s.shape), t, rtol=1e-5, atol=1e-5)
+
+
+def test_dicesgd_feeds_back_what_clipping_removed():
+  # Zhang et al. (DiceSGD): e_{t+1} = e_t + mean_i g_i - v_t, so without noise the steps
+  # plus the final error sum to the unclipped mean gradients (no clipping bias is lost).
+  g = _tree(2)
+  per_example = [
+    jax.tree.map(lambda x, s=s: jnp.stack([s * x, -0.5 * s * x]), g) for s in (9.0, 3.0, 1.0)
+  ]
+  opt = baselines.get(
+    "dicesgd", learning_rate=1.0, l2_norm_clip=0.5, error_clip=2.0, noise_multiplier=0.0
+  )
+  opt = optax.with_extra_args_support(opt)
+  state, sent, p = opt.init(_tree(0)), jax.tree.map(jnp.zeros_like, g), _tree(0)
+  for pe in per_example:
+    u, state = opt.update(pe, state, p, key=_KEY)
+    sent = jax.tree.map(lambda a, b: a - b, sent, u)
+  error = next(
+    s for s in jax.tree.leaves(state, is_leaf=lambda x: hasattr(x, "error")) if hasattr(s, "error")
+  ).error
+  mean = jax.tree.map(lambda *x: sum(jnp.mean(y, 0) for y in x), *per_example)
+  for a, e, m in zip(
+    jax.tree.leaves(sent), jax.tree.leaves(error), jax.tree.leaves(mean), strict=True
+  ):
+    np.testing.assert_allclose(a + e, m, rtol=1e-5, atol=1e-6)

@@ -34,6 +34,9 @@ for _entry in (
     needs=_DP,
     ids=("T6-16",),
     paper="Abadi et al., Deep Learning with Differential Privacy, arXiv:1607.00133",
+    reference="paper Alg. 1 (Abadi et al.: per-example clip to C, sum, Gaussian noise of std "
+    "sigma C, divide by B); optax's per_example_global_norm_clip. Kept: the lot is the batch "
+    "given (no Poisson sampling; accounting in baselines.privacy.accounting).",
   ),
   Entry(
     name="dicesgd",
@@ -49,6 +52,8 @@ for _entry in (
     ids=("T6-17",),
     paper="Zhang et al., Differentially Private SGD Without Clipping Bias: An Error-Feedback "
     "Approach, arXiv:2311.14632",
+    reference="paper Alg. 1 (Zhang et al., DiceSGD: clipped mean plus the clipped fed-back error "
+    "C2, Gaussian noise on C1/B, e <- e + mean g - v).",
   ),
   Entry(
     name="ghost_clipping",
@@ -74,6 +79,9 @@ for _entry in (
     ids=("T6-19",),
     paper="Wang et al., FlashDP: Private Training Large Language Models with Efficient DP-SGD "
     "(per-layer clipping, its algorithmic part)",
+    reference="paper (FlashDP's per-layer clipping, McMahan et al.'s uniform rule: each of the "
+    "L tensors clipped to C/sqrt(L), so the example's norm stays <= C and DP-SGD's noise "
+    "calibrates it).",
   ),
   Entry(
     name="dp_lamb_per_layer",
@@ -84,6 +92,8 @@ for _entry in (
     ids=("T6-20",),
     paper="Pelikan et al., Enabling Differentially Private Federated Learning for Speech "
     "Recognition: Benchmarks, Adaptive Optimizers and Gradient Clipping, arXiv:2310.00098",
+    reference="paper (Pelikan et al.: per-layer clipping and noise, then LAMB's layer-wise "
+    "normalization, from optax's pieces).",
   ),
 ):
   register(dataclasses.replace(_entry, tier=6, source="project"))
