@@ -458,3 +458,13 @@ def test_dicesgd_feeds_back_what_clipping_removed():
     jax.tree.leaves(sent), jax.tree.leaves(error), jax.tree.leaves(mean), strict=True
   ):
     np.testing.assert_allclose(a + e, m, rtol=1e-5, atol=1e-6)
+
+
+def test_refined_schedule_is_linear_decay_for_constant_norms_and_favours_small_norms():
+  # Defazio et al. (refinement, Alg. 1): w_t = g_t^-2 sum_{p>t} g_p^-2; constant norms give
+  # linear decay to zero, and a step with a smaller gradient norm gets a larger rate.
+  from baselines.schedules._refined_schedule import refined_weights
+
+  np.testing.assert_allclose(refined_weights([2.0] * 5), [1.0, 0.75, 0.5, 0.25, 0.0], atol=1e-12)
+  w = refined_weights([1.0, 0.5, 1.0, 1.0, 1.0])
+  assert w[1] > w[0] and w[-1] == 0.0

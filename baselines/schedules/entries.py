@@ -225,6 +225,10 @@ register(
     tier=5,
     source="project",
     paper=_REFINEMENT,
+    reference="paper Alg. 1 (Defazio, Cutkosky, Mehta & Mishchenko: w_t = g_t^-2 sum_{p>t} g_p^-2 "
+    "from a previous run's l2 gradient norms, median-filtered with width tau T, normalized to "
+    "peak 1). Kept: without logged norms the schedule is linear decay (the rule's limit for "
+    "constant norms).",
   )
 )
 register(
@@ -237,6 +241,9 @@ register(
     tier=5,
     source="project",
     paper=_REFINEMENT,
+    reference="paper (the refinement's l1 rule for coordinate-wise methods: w_t = g_t^-1 "
+    "sum_{p>t} g_p^-1 from the l1 gradient norms). Kept: without logged norms the schedule is "
+    "linear decay.",
   )
 )
 register(
