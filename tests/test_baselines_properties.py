@@ -468,3 +468,24 @@ def test_refined_schedule_is_linear_decay_for_constant_norms_and_favours_small_n
   np.testing.assert_allclose(refined_weights([2.0] * 5), [1.0, 0.75, 0.5, 0.25, 0.0], atol=1e-12)
   w = refined_weights([1.0, 0.5, 1.0, 1.0, 1.0])
   assert w[1] > w[0] and w[-1] == 0.0
+
+
+def test_sania_hits_the_interpolating_minimum_of_a_round_quadratic_in_one_step():
+  # Abdukhakimov et al. (SANIA): the step solves f + <g, d> + |d|^2 / 2 = f* along -g; on
+  # f = |x|^2 / 2 with f* = 0 (identity preconditioner) the root is d = -x, the minimizer.
+  loss = lambda p: 0.5 * sum(jnp.sum(x**2) for x in jax.tree.leaves(p))
+  x = _tree(0)
+  opt = baselines.get("sania_adagrad_sqr", preconditioner="identity")
+  u = _steps(opt, x, [jax.grad(loss)(x)], value=loss(x))[0]
+  for a, b in zip(jax.tree.leaves(u), jax.tree.leaves(x), strict=True):
+    np.testing.assert_allclose(a, -b, rtol=1e-4, atol=1e-6)
+
+
+def test_polyak_step_of_psps_matches_the_loss_gap():
+  # Abdukhakimov et al. (PSPS): gamma = (f - f*) / (g^T B^-1 g), so the step B^-1 g gamma
+  # satisfies <g, step> = f - f*: the linear model reaches f* exactly.
+  loss = lambda p: 0.5 * jnp.sum(jnp.linspace(1.0, 4.0, 6) * p["w"] ** 2)
+  x = {"w": jnp.linspace(-1.0, 2.0, 6)}
+  g = jax.grad(loss)(x)
+  u = _steps(baselines.get("psps_adam"), x, [g], value=loss(x))[0]
+  np.testing.assert_allclose(-jnp.sum(g["w"] * u["w"]), loss(x), rtol=1e-4)
