@@ -42,7 +42,9 @@ def scale_by_dadapt_sgd(
     d̂_{k+1} = (‖s_{k+1}‖² - Σ_{i≤k} λ_i² ‖g_i‖²) / (2 ‖s_{k+1}‖)
     d_{k+1} = max(d_k, min(d̂_{k+1}, growth_rate · d_k))
 
-  and the returned step is λ_k g_k. The learning rate enters λ_k (hence s and d̂), so it is
+  and the returned step is λ_k g_k. This is the paper's d̂; the authors' current code
+  (facebookresearch/dadaptation) divides by ‖s_{k+1}‖ without the 2, an estimate up to 2x larger.
+  The learning rate enters λ_k (hence s and d̂), so it is
   taken here rather than chained afterwards; lr = 1 is the method's learning-rate-free setting.
 
   Args:

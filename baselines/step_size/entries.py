@@ -220,6 +220,11 @@ register(
     tier=5,
     source="project",
     paper=_DADAPT,
+    reference="paper's D-Adapted SGD (lambda_k = lr d_k / |g_0|, s accumulates lambda g, d = "
+    "max(d, min(d_hat, growth d))); defaults and coupled L2 decay as the authors' code "
+    "facebookresearch/dadaptation@dadaptation/dadapt_sgd.py. Kept: the paper's d_hat = (|s|^2 - "
+    "sum lambda^2 |g|^2) / (2 |s|); the authors' current code drops the 2 (an estimate up to 2x "
+    "larger); no momentum.",
   )
 )
 for _pre, _needs in (
@@ -238,6 +243,9 @@ for _pre, _needs in (
       tier=5,
       source="project",
       paper=_PSPS,
+      reference="paper (Abdukhakimov et al., PSPS: gamma = [f - f*]_+ / (g^T B^-1 g) with B the "
+      "AdaGrad, bias-corrected Adam or Hutchinson diagonal). Kept: the Hutchinson D_0 is the "
+      "first sample.",
     )
   )
 for _pre, _needs in (
@@ -256,5 +264,8 @@ for _pre, _needs in (
       tier=5,
       source="project",
       paper=_SANIA,
+      reference="paper (Abdukhakimov et al., SANIA: tau = 1 - sqrt(1 - 2c), c = [f - f*]_+ / "
+      "(g^T B^-1 g), B the squared AdaGrad / Adam or the Hutchinson diagonal floored at eps; "
+      "tau = 1 when there is no root).",
     )
   )
