@@ -489,3 +489,72 @@ def test_polyak_step_of_psps_matches_the_loss_gap():
   g = jax.grad(loss)(x)
   u = _steps(baselines.get("psps_adam"), x, [g], value=loss(x))[0]
   np.testing.assert_allclose(-jnp.sum(g["w"] * u["w"]), loss(x), rtol=1e-4)
+
+
+# ---------------------------------------------------------------------------------------------
+# wrappers
+# ---------------------------------------------------------------------------------------------
+
+
+def _trajectory(opt, params, grads):
+  """Parameters after each step of `opt` along `grads`."""
+  update = jax.jit(opt.update)
+  state, out = opt.init(params), []
+  for g in grads:
+    u, state = update(g, state, params)
+    params = optax.apply_updates(params, u)
+    out.append(params)
+  return out
+
+
+@pytest.mark.parametrize("name", ["cautious_adamw", "cautious_lion"])
+def test_cautious_steps_never_go_uphill(name):
+  # Liang et al. (Cautious optimizers): coordinates where the update and the current gradient
+  # disagree are masked, so every entry of the step has the descent sign (u g <= 0).
+  grads = [_tree(s) for s in range(6)]
+  for u, g in zip(_steps(baselines.get(name), _tree(9), grads), grads, strict=True):
+    for a, b in zip(jax.tree.leaves(u), jax.tree.leaves(g), strict=True):
+      assert bool(jnp.all(a * b <= 0))
+
+
+def test_nap_keeps_every_weight_matrix_on_its_initial_sphere():
+  # Normalize-and-Project: W_{t+1} = |W_0| (W_t + u_t) / |W_t + u_t| for matrices.
+  p0 = _tree(0)
+  for p in _trajectory(
+    baselines.get("nap_adam", learning_rate=0.05), p0, [_tree(s) for s in range(5)]
+  ):
+    np.testing.assert_allclose(jnp.linalg.norm(p["w"]), jnp.linalg.norm(p0["w"]), rtol=1e-5)
+  assert not np.allclose(p["w"], p0["w"])
+
+
+def test_lawn_fixes_the_weight_norms_after_the_free_phase():
+  # Lawn (Kulkarni et al.): after `free_steps`, each constrained layer keeps the norm it had.
+  traj = _trajectory(
+    baselines.get("lawn_sgd", learning_rate=0.1, free_steps=2),
+    _tree(0),
+    [_tree(s) for s in range(6)],
+  )
+  assert abs(float(jnp.linalg.norm(traj[1]["w"]) - jnp.linalg.norm(_tree(0)["w"]))) > 1e-3
+  for p in traj[2:]:
+    np.testing.assert_allclose(jnp.linalg.norm(p["w"]), jnp.linalg.norm(traj[1]["w"]), rtol=1e-5)
+
+
+def test_lookahead_moves_the_slow_weights_a_fraction_alpha_towards_the_fast():
+  # Zhang et al. (Lookahead): after k fast steps, phi <- phi + alpha (theta_k - phi) and the
+  # parameters restart from phi. Constant gradient, no momentum: theta_k = phi - k lr g.
+  p0, g = _tree(0), _tree(1)
+  opt = baselines.get(
+    "lookahead_sgd", learning_rate=0.1, momentum=0.0, sync_period=3, slow_step_size=0.5
+  )
+  traj = _trajectory(opt, p0, [g] * 3)
+  np.testing.assert_allclose(traj[-1]["w"], p0["w"] - 0.5 * 3 * 0.1 * g["w"], rtol=1e-5, atol=1e-6)
+
+
+def test_norm_growth_limiter_caps_the_growth_of_each_tensors_update():
+  # Fira's limiter: |S_t| <= gamma |S_{t-1}| per tensor, from the second step on.
+  grads = [jax.tree.map(lambda x, s=s: (3.0**s) * x, _tree(s)) for s in range(6)]
+  opt = baselines.get("norm_growth_limited_adamw", learning_rate=1.0, gamma=1.01)
+  norms = np.array(
+    [[float(jnp.linalg.norm(u[k])) for k in ("w", "b")] for u in _steps(opt, _tree(9), grads)]
+  )
+  assert np.all(norms[1:] <= 1.01 * norms[:-1] * (1 + 1e-5))

@@ -144,6 +144,8 @@ for _kw in [
     search_space={"learning_rate": _ADAM_LR, "weight_decay": LogRange(1e-4, 1e-1)},
     ids=("T5-02",),
     paper=_CAUTIOUS,
+    reference="paper's algorithm (Liang et al.: mask 1[u g > 0], rescale by 1/max(mean mask, "
+    "1e-3), on AdamW's direction before weight decay).",
   ),
   dict(
     name="cautious_lion",
@@ -152,6 +154,8 @@ for _kw in [
     search_space={"learning_rate": _LION_LR, "weight_decay": LogRange(1e-4, 1.0)},
     ids=("T5-02",),
     paper=_CAUTIOUS,
+    reference="paper's algorithm (Liang et al.'s mask and rescale on Lion's sign direction, "
+    "decoupled weight decay outside the mask).",
   ),
   dict(
     name="noisy_sgd",
@@ -199,6 +203,7 @@ for _kw in [
     ids=("T5-07",),
     paper="Chen et al., Fira: Can We Achieve Full-rank Training of LLMs Under Low-rank "
     "Constraint?, arXiv:2410.01623",
+    reference="paper (Fira's norm-growth limiter, gamma 1.01, per tensor, on AdamW's direction).",
   ),
   dict(
     name="stable_adamw",
@@ -215,6 +220,9 @@ for _kw in [
     ids=("T5-08",),
     paper="Wortsman et al., Stable and low-precision training for large-scale vision-language "
     "models, arXiv:2304.13013",
+    reference="paper (Wortsman et al., StableAdamW: AdamW with Adafactor's update "
+    "clipping per tensor, lr / max(1, RMS / d), RMS = sqrt(mean(g^2 / v_hat)); the clipped "
+    "rate scales the weight decay too).",
   ),
   dict(
     name="agc_sgd",
@@ -252,6 +260,8 @@ for _kw in [
     ids=("T5-12",),
     paper="Keskar & Socher, Improving Generalization Performance by Switching from Adam to SGD, "
     "arXiv:1712.07628",
+    reference="paper Alg. 1 (Keskar & Socher, SWATS: Adam until |lambda_k / (1 - beta_2^k) - "
+    "gamma_k| < eps, then SGD with momentum at the estimated rate).",
   ),
   dict(
     name="xgrad_adam",
@@ -261,6 +271,8 @@ for _kw in [
     needs=("grad", "value_fn"),
     ids=("T5-13",),
     paper=_XGRAD,
+    reference="paper's algorithm (XGrad: the gradient at the weights predicted by the optimizer's "
+    "own last step, around Adam).",
   ),
   dict(
     name="xgrad_momentum",
@@ -270,6 +282,7 @@ for _kw in [
     needs=("grad", "value_fn"),
     ids=("T5-13",),
     paper=_XGRAD,
+    reference="paper's algorithm (XGrad around SGD with momentum).",
   ),
   dict(
     name="sam_sgd",
@@ -306,6 +319,8 @@ for _kw in [
     ids=("T5-16",),
     paper="Malviya et al., Promoting Exploration in Memory-Augmented Adam using Critical "
     "Momenta, arXiv:2307.09638",
+    reference="paper's algorithm (Malviya et al., Adam+CM: a buffer of C critical momenta kept by "
+    "gradient norm with decay lambda, the update from the buffer-aggregated momentum).",
   ),
   dict(
     name="nap_adam",
@@ -315,6 +330,8 @@ for _kw in [
     ids=("T5-18",),
     paper="Lyle et al., Normalization and effective learning rates in reinforcement learning, "
     "arXiv:2407.01800",
+    reference="paper (Normalize-and-Project: each weight matrix projected back to its initial "
+    "norm after every step, around Adam).",
   ),
   dict(
     name="frozen_variance_adam",
@@ -324,6 +341,8 @@ for _kw in [
     ids=("T5-20",),
     paper="Lu et al., STEP: Learning N:M Structured Sparsity Masks from Scratch with "
     "Precondition, arXiv:2302.01172",
+    reference="papers' rule (1-bit Adam's and STEP's variance freezing: v stops after T_w steps, "
+    "its bias correction frozen with it).",
   ),
   dict(
     name="ttur",
@@ -393,6 +412,10 @@ for _kw in [
     search_space={"learning_rate": _ADAM_LR, "weight_decay": LogRange(1e-5, 1e-2)},
     ids=("T5-11",),
     paper="Wright & Demeure, Ranger21: a synergistic deep learning optimizer, arXiv:2106.13731",
+    reference="paper's components (Wright & Demeure, Ranger21: AdamW + positive-negative "
+    "momentum, adaptive gradient clipping, gradient centralization and normalization, linear "
+    "warmup and warmdown, lookahead, norm loss), composed in optax. Kept: optax's component "
+    "versions where optax ships them.",
   ),
   dict(
     name="fad_sgd",
@@ -402,6 +425,7 @@ for _kw in [
     needs=("grad", "value_fn"),
     ids=("T5-15",),
     paper=_FAD,
+    reference="paper's algorithm (FAD around SGD with momentum).",
   ),
   dict(
     name="fad_adam",
@@ -411,6 +435,8 @@ for _kw in [
     needs=("grad", "value_fn"),
     ids=("T5-15",),
     paper=_FAD,
+    reference="paper's algorithm (FAD: gradient of L + alpha R0 + beta R1, R0 by SAM's ascent "
+    "step, R1 by the first-order flatness's Hessian-free estimate, around Adam).",
   ),
   dict(
     name="lawn_adam",
@@ -419,6 +445,8 @@ for _kw in [
     search_space={"learning_rate": _ADAM_LR},
     ids=("T5-17",),
     paper=_LAWN,
+    reference="paper (Kulkarni et al., LAWN: a free phase, then each constrained layer's norm "
+    "fixed, the gradient projected on the sphere's tangent).",
   ),
   dict(
     name="lawn_sgd",
@@ -427,6 +455,7 @@ for _kw in [
     search_space={"learning_rate": _SGD_LR},
     ids=("T5-17",),
     paper=_LAWN,
+    reference="paper (LAWN around SGD with momentum).",
   ),
   dict(
     name="sgg_adamw",
@@ -443,6 +472,8 @@ for _kw in [
     ids=("T5-19",),
     paper="Li et al., Taming LLMs by Scaling Learning Rates with Gradient Grouping, "
     "arXiv:2506.01049",
+    reference="paper's algorithm (SGG: k-means clusters of per-tensor gradient statistics every "
+    "interval steps, per-cluster scales with an EMA, floored at min_scale, around AdamW).",
   ),
   dict(
     name="blockwise_adamw",
@@ -462,6 +493,9 @@ for _kw in [
     ids=("T5-21",),
     paper="Wang et al., The Sharpness Disparity Principle in Transformers for Accelerating "
     "Language Model Pre-Training, arXiv:2502.19002",
+    reference="paper (Wang et al., sharpness disparity: AdamW with one LR multiplier per block "
+    "type, the paper's ratios emb 10, qk 8, ffn 6, vo 4, norms 1). Kept: block types read from "
+    "parameter names (label_fn to override).",
   ),
 ]:
   register(Entry(tier=5, **_kw))
