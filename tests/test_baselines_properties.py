@@ -558,3 +558,31 @@ def test_norm_growth_limiter_caps_the_growth_of_each_tensors_update():
     [[float(jnp.linalg.norm(u[k])) for k in ("w", "b")] for u in _steps(opt, _tree(9), grads)]
   )
   assert np.all(norms[1:] <= 1.01 * norms[:-1] * (1 + 1e-5))
+
+
+# ---------------------------------------------------------------------------------------------
+# distributed
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sketch", ["count", "gaussian"])
+def test_sketch_and_desketch_is_unbiased(sketch):
+  # Sketched first-order methods: E[R^T R] = I for CountSketch and for a Gaussian R with
+  # entries of variance 1/s, so the desketched gradient has mean g over the sketches.
+  g = {"w": jax.random.normal(jax.random.PRNGKey(3), (5, 4))}
+  opt = baselines.get("sketched_sgd", learning_rate=1.0, ratio=0.5, sketch=sketch)
+  state = opt.init(g)
+  keys = jax.random.split(jax.random.PRNGKey(0), 1000)
+  d = jax.vmap(lambda k: -opt.update(g, state, g, key=k)[0]["w"])(keys)
+  np.testing.assert_allclose(d.mean(0), g["w"], atol=0.12 * float(jnp.max(jnp.abs(g["w"]))))
+
+
+def test_gossip_preserves_the_workers_average():
+  # Lian et al. (D-SGD): a doubly stochastic mixing matrix keeps the average over workers, so
+  # the workers' mean moves by -lr times their mean gradient, as in centralized SGD.
+  n, p = 4, {"w": jax.random.normal(jax.random.PRNGKey(0), (4, 3, 2))}
+  g = {"w": jax.random.normal(jax.random.PRNGKey(1), (4, 3, 2))}
+  opt = baselines.get("dsgd", learning_rate=0.1, num_workers=n)
+  u = _steps(opt, p, [g])[0]
+  np.testing.assert_allclose(u["w"].mean(0), -0.1 * g["w"].mean(0), rtol=1e-5, atol=1e-6)
+  assert not np.allclose(u["w"], -0.1 * g["w"])  # the workers did mix

@@ -50,6 +50,8 @@ for _entry in (
     ids=("T6-01",),
     paper="Tang et al., 1-bit Adam: Communication Efficient Large-Scale Training with Adam's "
     "Convergence Speed, arXiv:2102.02888",
+    reference="paper Alg. 1 (Tang et al., 1-bit Adam: Adam warmup, then frozen variance and "
+    "error-compensated 1-bit momentum, worker and server errors).",
   ),
   Entry(
     name="distributed_lion",
@@ -63,6 +65,8 @@ for _entry in (
     ids=("T6-02",),
     paper="Liu et al., Communication Efficient Distributed Training with Distributed Lion, "
     "arXiv:2404.00438",
+    reference="paper's algorithm (Liu et al., Distributed Lion: each worker's Lion sign update, "
+    "majority vote or average at the server, decoupled weight decay).",
   ),
   Entry(
     name="ef_sgd",
@@ -74,6 +78,8 @@ for _entry in (
     paper="Seide et al., 1-Bit Stochastic Gradient Descent and its Application to Data-Parallel "
     "Distributed Training of Speech DNNs (Interspeech 2014); Karimireddy et al., Error Feedback "
     "Fixes SignSGD and other Gradient Compression Schemes, arXiv:1901.09847",
+    reference="papers (Seide et al.'s 1-bit SGD with error feedback, Karimireddy et al.'s EF with "
+    "the scaled sign |p|_1/d sign(p)).",
   ),
   Entry(
     name="ef21",
@@ -83,6 +89,8 @@ for _entry in (
     needs=_DIST,
     ids=("T6-04",),
     paper=_EF21,
+    reference="paper Alg. 1 (Richtarik et al., EF21: g_i <- g_i + C(grad_i - g_i), the server "
+    "averages the g_i).",
   ),
   Entry(
     name="ef21_w",
@@ -92,6 +100,8 @@ for _entry in (
     needs=_DIST,
     ids=("T6-05",),
     paper=_EF21,
+    reference="paper (EF21-W: EF21 with the workers' estimates weighted by their smoothness "
+    "constants; equal weights without them).",
   ),
   Entry(
     name="topk_sgd",
@@ -101,6 +111,8 @@ for _entry in (
     needs=_DIST,
     ids=("T6-06",),
     paper=_EF21,
+    reference="papers' Top-K sparsified aggregation without error feedback (the biased baseline "
+    "EF fixes).",
   ),
   Entry(
     name="dgc",
@@ -111,6 +123,8 @@ for _entry in (
     ids=("T6-07",),
     paper="Lin et al., Deep Gradient Compression: Reducing the Communication Bandwidth for "
     "Distributed Training, arXiv:1712.01887",
+    reference="paper (Lin et al., DGC: momentum correction, local gradient clipping, Top-K with "
+    "accumulation, momentum factor masking, exponential sparsity warmup).",
   ),
   Entry(
     name="terngrad",
@@ -121,6 +135,8 @@ for _entry in (
     ids=("T6-08",),
     paper="Wen et al., TernGrad: Ternary Gradients to Reduce Communication in Distributed Deep "
     "Learning, arXiv:1705.07878",
+    reference="paper (Wen et al., TernGrad: per-tensor scale max|g|, stochastic ternarization, "
+    "layer-wise clipping at 2.5 sigma).",
   ),
   Entry(
     name="sketched_sgd",
@@ -131,6 +147,8 @@ for _entry in (
     ids=("T6-09",),
     paper="Song et al., Sketching for First Order Method: Efficient Algorithm for Low-Bandwidth "
     "Channel and Vulnerability, arXiv:2210.08371",
+    reference="paper's algorithm (a shared random sketch R per tensor (CountSketch or Gaussian), "
+    "workers send R g plus optional Gaussian noise, the server desketches with R^T).",
   ),
   Entry(
     name="local_sgd",
@@ -144,6 +162,8 @@ for _entry in (
     needs=_DIST,
     ids=("T6-10",),
     paper="Chezhegov et al., Local Methods with Adaptivity via Scaling, arXiv:2406.00846",
+    reference="paper (local SGD with diagonal scaling: local Adam / RMSProp preconditioned steps, "
+    "parameters averaged every sync_period steps).",
   ),
   Entry(
     name="decentralized_adam",
@@ -154,6 +174,8 @@ for _entry in (
     ids=("T6-11",),
     paper="Wang et al., From promise to practice: realizing high-performance decentralized "
     "training, arXiv:2410.11998",
+    reference="paper's algorithm (decentralized Adam with gradient accumulation and communication "
+    "overlap: gossip on a ring or given mixing matrix).",
   ),
   Entry(
     name="dsgd",
@@ -164,6 +186,8 @@ for _entry in (
     ids=("T6-12",),
     paper="Lian et al., Can Decentralized Algorithms Outperform Centralized Algorithms? "
     "arXiv:1705.09056",
+    reference="paper (Lian et al., D-PSGD: x_i <- sum_j W_ij x_j - lr g_i with a doubly "
+    "stochastic W).",
   ),
   Entry(
     name="monna",
@@ -174,6 +198,8 @@ for _entry in (
     ids=("T6-13",),
     paper="Farhadkhani et al., Robust Collaborative Learning with Linear Gradient Overhead, "
     "arXiv:2209.10931",
+    reference="paper's algorithm (MoNNA: local Polyak momentum, then averaging over the nearest "
+    "neighbours in parameter space, robust to f Byzantine workers).",
   ),
   Entry(
     name="fedavg",
@@ -184,6 +210,8 @@ for _entry in (
     ids=("T6-14",),
     paper="McMahan et al., Communication-Efficient Learning of Deep Networks from Decentralized "
     "Data, arXiv:1602.05629",
+    reference="paper (McMahan et al., FedAvg: local SGD steps, the server averages the clients' "
+    "parameters; full participation).",
   ),
   Entry(
     name="fedadagrad",
@@ -193,6 +221,8 @@ for _entry in (
     needs=_DIST,
     ids=("T6-15",),
     paper=_FEDOPT,
+    reference="paper Alg. 2 (Reddi et al., Adaptive Federated Optimization: the server's AdaGrad "
+    "on the averaged client delta, tau 1e-3).",
   ),
   Entry(
     name="fedadam",
@@ -209,6 +239,9 @@ for _entry in (
     needs=_DIST,
     ids=("T6-15",),
     paper=_FEDOPT,
+    reference="paper Alg. 2 (Reddi et al.: the server's Adam on the averaged client delta, "
+    "tau 1e-3). Kept: optax.adam's bias correction and zero initial v (the paper has neither; "
+    "the same first step, a transient difference after).",
   ),
   Entry(
     name="fedyogi",
@@ -225,6 +258,8 @@ for _entry in (
     needs=_DIST,
     ids=("T6-15",),
     paper=_FEDOPT,
+    reference="paper Alg. 2 (Reddi et al.: the server's Yogi on the averaged client delta, "
+    "tau 1e-3). Kept: optax.yogi's bias correction (the paper has none).",
   ),
 ):
   register(dataclasses.replace(_entry, tier=6, source="project"))
