@@ -388,3 +388,120 @@ def test_adam_mini_embedding_blocks_are_per_token_and_vectors_are_not_decayed():
   np.testing.assert_array_equal(zero["ln"]["scale"], 0.0)
   np.testing.assert_allclose(zero["w"], -0.05 * params["w"])
   np.testing.assert_allclose(zero["embed"], -0.05 * params["embed"])
+
+
+# --------------------------------------------------------------------------------------------
+# Grams, diffGrad, MARS: the authors' defaults (eps placement, 1-D tensors)
+# --------------------------------------------------------------------------------------------
+
+
+def _tiny_problem(scale, steps=4, seed=7):
+  """Parameters and gradients of size `scale`, where eps placement matters; a matrix and a
+  vector."""
+  rng = np.random.default_rng(seed)
+  params = {"w": rng.normal(size=(3, 4)), "b": rng.normal(size=4)}
+  grads = [{k: scale * rng.normal(size=v.shape) for k, v in params.items()} for _ in range(steps)]
+  return params, grads
+
+
+def _run_ours(opt, params, grads):
+  p = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), params)
+  state, update, out = opt.init(p), jax.jit(opt.update), []
+  for g in grads:
+    u, state = update(jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), g), state, p)
+    p = optax.apply_updates(p, u)
+    out.append(jax.tree.map(np.asarray, p))
+  return out
+
+
+def _run_authors(step_fn, state_fn, params, grads):
+  """A per-tensor float64 transcription `step_fn(p, g, state, t) -> (p, state)`."""
+  p = {k: v.copy() for k, v in params.items()}
+  state = {k: state_fn(v) for k, v in p.items()}
+  out = []
+  for t, g in enumerate(grads, start=1):
+    for k in p:
+      p[k], state[k] = step_fn(p[k], g[k], state[k], t, k)
+    out.append({k: v.copy() for k, v in p.items()})
+  return out
+
+
+def _compare(got, want, rtol=1e-5):
+  for t, (a, b) in enumerate(zip(got, want, strict=True)):
+    for k in b:
+      np.testing.assert_allclose(a[k], b[k], rtol=rtol, atol=1e-7, err_msg=f"{k} {t}")
+
+
+def test_grams_matches_the_authors_code_on_tiny_gradients():
+  """Gunale0926/Grams `Grams.step`: eps 1e-6 on sqrt(v), step lr sqrt(1-b2^t)/(1-b1^t),
+  decay before the step. At gradients of 1e-5 the paper's placement (the old rule, eps 1e-8
+  on sqrt(v_hat)) is more than twice as large a step."""
+  lr, b1, b2, eps, wd = 1e-2, 0.9, 0.999, 1e-6, 0.1
+  params, grads = _tiny_problem(1e-5)
+
+  def step(p, g, s, t, name):
+    m, v = b1 * s[0] + (1 - b1) * g, b2 * s[1] + (1 - b2) * g * g
+    p = p - lr * wd * p
+    size = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+    return p - size * np.sign(g) * np.abs(m) / (np.sqrt(v) + eps), (m, v)
+
+  want = _run_authors(step, lambda p: (np.zeros_like(p), np.zeros_like(p)), params, grads)
+  _compare(
+    _run_ours(baselines.get("grams", learning_rate=lr, weight_decay=wd), params, grads), want
+  )
+
+
+def test_diffgrad_matches_the_authors_code_on_tiny_gradients():
+  """shivram1987/diffGrad `diffGrad_v2.py`: eps on sqrt(v), step lr sqrt(1-b2^t)/(1-b1^t),
+  friction from the previous gradient."""
+  lr, b1, b2, eps = 1e-2, 0.9, 0.999, 1e-8
+  params, grads = _tiny_problem(1e-6)
+
+  def step(p, g, s, t, name):
+    m, v = b1 * s[0] + (1 - b1) * g, b2 * s[1] + (1 - b2) * g * g
+    dfc = 1.0 / (1.0 + np.exp(-np.abs(s[2] - g)))
+    size = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+    return p - size * m * dfc / (np.sqrt(v) + eps), (m, v, g.copy())
+
+  zeros = lambda p: (np.zeros_like(p), np.zeros_like(p), np.zeros_like(p))
+  want = _run_authors(step, zeros, params, grads)
+  _compare(_run_ours(baselines.get("diffgrad", learning_rate=lr), params, grads), want)
+
+
+@pytest.mark.parametrize("base", ["adamw", "lion"])
+def test_mars_matches_the_authors_code_with_1d_adamw(base):
+  """AGI-Arena/MARS `update_fn` (MARS-approx, optimize_1d=False): the matrix takes MARS, the
+  vector AdamW with betas (0.9, 0.95) and weight decay 0.1 (the old rule sent it through
+  MARS)."""
+  lr, b1, b2, eps, gamma, wd = 3e-3, 0.95, 0.99, 1e-8, 0.025, 0.01
+  (a1, a2), wd_1d = (0.9, 0.95), 0.1
+  if base == "lion":
+    lr, b1 = 1e-4, 0.9
+  params, grads = _tiny_problem(1.0, steps=5)
+
+  def step(p, g, s, t, name):
+    m, v, last = s
+    if p.ndim == 2:
+      c = (g - last) * (gamma * b1 / (1 - b1)) + g
+      c = c / max(1.0, np.linalg.norm(c))
+      m = b1 * m + (1 - b1) * c
+      if base == "adamw":
+        v = b2 * v + (1 - b2) * c * c
+        denom = (np.sqrt(v) / math.sqrt(1 - b2**t) + eps) * (1 - b1**t)
+        p = p - lr * (p * wd + m / denom)
+      else:
+        p = p - lr * (p * wd + np.sign(m))
+    else:
+      m, v = a1 * m + (1 - a1) * g, a2 * v + (1 - a2) * g * g
+      denom = (np.sqrt(v) / math.sqrt(1 - a2**t) + eps) * (1 - a1**t)
+      p = p - lr * (p * wd_1d + m / denom)
+    return p, (m, v, g.copy())
+
+  zeros = lambda p: (np.zeros_like(p), np.zeros_like(p), np.zeros_like(p))
+  want = _run_authors(step, zeros, params, grads)
+  hp = {"learning_rate": lr, "b1": b1, "gamma": gamma, "weight_decay": wd}
+  if base == "adamw":
+    opt = baselines.get("mars_adamw", b2=b2, eps=eps, **hp)
+  else:
+    opt = baselines.get("mars_lion", **hp)
+  _compare(_run_ours(opt, params, grads), want)

@@ -312,7 +312,8 @@ def test_adashift_matches_reference(reduce):
 def test_diffgrad_matches_reference():
   params, grads = _problem()
   hp = {"b1": 0.9, "b2": 0.999, "eps": 1e-8}
-  got = _jax_updates(baselines.get("diffgrad", learning_rate=0.1, **hp), params, grads)
+  opt = baselines.get("diffgrad", learning_rate=0.1, eps_after_correction=True, **hp)
+  got = _jax_updates(opt, params, grads)
   _assert_close(got, _per_leaf(ref_diffgrad, params, grads, lr=0.1, **hp))
 
 

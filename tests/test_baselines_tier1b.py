@@ -95,7 +95,9 @@ def test_grams_matches_reference():
     u = mh / (np.sqrt(vh) + eps)
     return p - lr * (np.sign(g) * np.abs(u) + wd * p), s
 
-  opt = baselines.get("grams", learning_rate=lr, weight_decay=wd)
+  opt = baselines.get(
+    "grams", learning_rate=lr, weight_decay=wd, eps=eps, eps_after_correction=True
+  )
   _close(_run(opt, params, grads), _ref(params, grads, step, _mv))
 
 
@@ -321,10 +323,11 @@ def test_mars_approx_matches_reference(base):
       d = np.sign(s["m"])
     return p - lr * (d + wd * p), s
 
+  hp = {"learning_rate": lr, "b1": b1, "gamma": gamma, "weight_decay": wd, "optimize_1d": True}
   if base == "adamw":
-    opt = baselines.get("mars_adamw", learning_rate=lr, b1=b1, b2=b2, gamma=gamma, weight_decay=wd)
+    opt = baselines.get("mars_adamw", b2=b2, **hp)
   else:
-    opt = baselines.get("mars_lion", learning_rate=lr, b1=b1, gamma=gamma, weight_decay=wd)
+    opt = baselines.get("mars_lion", **hp)
   traj = _ref(params, grads, step, lambda p: {**_mv(p), "prev": np.zeros_like(p)})
   assert min(norms) < 1.0 < max(norms)
   _close(_run(opt, params, grads), traj)
@@ -350,7 +353,8 @@ def test_mars_exact_matches_reference():
       p[n] = p[n] - lr * d
     traj.append({k: v.copy() for k, v in p.items()})
 
-  opt = optax.with_extra_args_support(baselines.get("mars_adamw_exact", learning_rate=lr))
+  opt = baselines.get("mars_adamw_exact", learning_rate=lr, optimize_1d=True)
+  opt = optax.with_extra_args_support(opt)
   q = _to_jax(params)
   state = opt.init(q)
   out = []

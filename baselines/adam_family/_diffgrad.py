@@ -25,21 +25,26 @@ class ScaleByDiffGradState(NamedTuple):
 
 
 def scale_by_diffgrad(
-  *, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
+  *, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_after_correction: bool = False
 ) -> optax.GradientTransformation:
   r"""The direction of diffGrad.
 
   .. math::
     ξ_t = \mathrm{sigmoid}(|g_{t-1} - g_t|), \qquad
-    u_t = ξ_t \frac{\hat m_t}{\sqrt{\hat v_t} + ε},
+    u_t = ξ_t \frac{\sqrt{1-β_2^t}}{1-β_1^t} \frac{m_t}{\sqrt{v_t} + ε},
 
-  with `m̂_t`, `v̂_t` Adam's bias-corrected moments and `g_0 = 0`. The friction `ξ_t` lies in
-  [0.5, 1): the step halves where the gradient stays put and is Adam's where it changes fast.
+  with `m_t`, `v_t` Adam's moments and `g_0 = 0`: ε on the uncorrected root, as the authors'
+  code (shivram1987/diffGrad `diffGrad_v2.py`, the version that keeps `g_{t-1}`);
+  `eps_after_correction=True` gives the paper's `ξ_t m̂_t / (√v̂_t + ε)`. The friction `ξ_t`
+  lies in [0.5, 1): the step halves where the gradient stays put and is Adam's where it
+  changes fast.
 
   Args:
     b1: `β_1`, in [0, 1).
     b2: `β_2`, in [0, 1).
-    eps: added to `√v̂_t`.
+    eps: added to `√v_t` (or `√v̂_t`).
+    eps_after_correction: add `eps` to the bias-corrected root (the paper) instead of the
+      uncorrected one (the authors' code).
 
   Returns:
     An `optax.GradientTransformation`.
@@ -65,15 +70,17 @@ def scale_by_diffgrad(
     nu = optax.tree.update_moment_per_elem_norm(updates, state.nu, b2, 2)
     t = count.astype(jnp.float32)
     c1, c2 = _one_minus_pow(b1, t), _one_minus_pow(b2, t)
-    mu_hat = jax.tree.map(lambda m: m / c1, mu)
-    nu_hat = jax.tree.map(lambda v: v / c2, nu)
 
     def direction(m, v, prev, g):
       xi = jax.nn.sigmoid(jnp.abs(prev - g))
-      return (xi * m / (jnp.sqrt(v) + eps)).astype(g.dtype)
+      if eps_after_correction:
+        u = (m / c1) / (jnp.sqrt(v / c2) + eps)
+      else:
+        u = jnp.sqrt(c2) / c1 * m / (jnp.sqrt(v) + eps)
+      return (xi * u).astype(g.dtype)
 
     prev_grad = jax.tree.map(lambda p, g: g.astype(p.dtype), state.prev_grad, updates)
-    return jax.tree.map(direction, mu_hat, nu_hat, state.prev_grad, updates), ScaleByDiffGradState(
+    return jax.tree.map(direction, mu, nu, state.prev_grad, updates), ScaleByDiffGradState(
       count=count, mu=mu, nu=nu, prev_grad=prev_grad
     )
 
@@ -86,6 +93,7 @@ def diffgrad(
   b1: float = 0.9,
   b2: float = 0.999,
   eps: float = 1e-8,
+  eps_after_correction: bool = False,
 ) -> optax.GradientTransformation:
   """diffGrad; see `scale_by_diffgrad`.
 
@@ -93,5 +101,6 @@ def diffgrad(
     >>> opt = diffgrad(learning_rate=1e-3)
   """
   return optax.chain(
-    scale_by_diffgrad(b1=b1, b2=b2, eps=eps), optax.scale_by_learning_rate(learning_rate)
+    scale_by_diffgrad(b1=b1, b2=b2, eps=eps, eps_after_correction=eps_after_correction),
+    optax.scale_by_learning_rate(learning_rate),
   )

@@ -137,6 +137,12 @@ def spam(
 
   .. math:: \theta \leftarrow \theta - \eta(d_t + \lambda\theta)
 
+  The weights decay before the step (AdamW's order). The authors' code
+  (TianjinYellow/SPAM-Optimizer `galore_torch/SPAM.py`) decays the stepped weights,
+  :math:`\theta \leftarrow (\theta - \eta d_t)(1 - \eta\lambda)`: a difference of
+  :math:`\eta^2\lambda d_t`, second order (relative :math:`\eta\lambda`, about 1e-4 at
+  typical settings), kept so that decay is optax's `add_decayed_weights` like every rule here.
+
   Args:
     learning_rate: a scalar or a schedule.
     b1, b2, eps, spike_threshold, reset_interval, warmup_steps, clip_delay: see

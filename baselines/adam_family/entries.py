@@ -355,13 +355,23 @@ register(
   Entry(
     name="diffgrad",
     factory=diffgrad,
-    defaults={"learning_rate": 1e-3, "b1": 0.9, "b2": 0.999, "eps": 1e-8},
+    defaults={
+      "learning_rate": 1e-3,
+      "b1": 0.9,
+      "b2": 0.999,
+      "eps": 1e-8,
+      "eps_after_correction": False,
+    },
     search_space={"learning_rate": _ADAPTIVE_LR},
     ids=("T1-22",),
     tier=1,
     source="project",
     paper="Dubey et al., diffGrad: An Optimization Method for Convolutional Neural Networks, "
     "arXiv:1909.11015",
+    reference="authors' code shivram1987/diffGrad@diffGrad_v2.py (the version that keeps the "
+    "previous gradient): eps on the uncorrected root sqrt(v), the step scaled by "
+    "sqrt(1-b2^t)/(1-b1^t); eps_after_correction=True gives the paper's m_hat/(sqrt(v_hat)+eps). "
+    "Kept: no weight decay (the authors' optional L2 is not ported).",
   )
 )
 register(
@@ -437,12 +447,22 @@ register(
   Entry(
     name="grams",
     factory=grams,
-    defaults={"learning_rate": 1e-3, "b1": 0.9, "b2": 0.999, "eps": 1e-8, "weight_decay": 0.0},
+    defaults={
+      "learning_rate": 1e-3,
+      "b1": 0.9,
+      "b2": 0.999,
+      "eps": 1e-6,
+      "weight_decay": 0.0,
+      "eps_after_correction": False,
+    },
     search_space={"learning_rate": _ADAPTIVE_LR, "weight_decay": _WD},
     ids=("T1-31",),
     tier=1,
     source="project",
     paper="Cao et al., Grams: Gradient Descent with Adaptive Momentum Scaling, arXiv:2412.17107",
+    reference="authors' code Gunale0926/Grams@grams/src/grams.py: eps 1e-6 on the uncorrected "
+    "root sqrt(v), the step scaled by sqrt(1-b2^t)/(1-b1^t), decoupled decay of the weights "
+    "before the step; eps_after_correction=True gives the paper's m_hat/(sqrt(v_hat)+eps).",
   )
 )
 register(
@@ -470,6 +490,10 @@ register(
     source="project",
     paper="Huang et al., SPAM: Spike-Aware Adam with Momentum Reset for Stable LLM Training, "
     "arXiv:2501.06842",
+    reference="authors' code TianjinYellow/SPAM-Optimizer@galore_torch/SPAM.py (reset, "
+    "spike clipping, cosine re-warmup, eps on the uncorrected root). Kept: decoupled decay of "
+    "the weights before the step (AdamW's order); the authors decay the stepped weights, "
+    "p <- (p - lr u)(1 - lr wd), which differs by lr^2 wd u (relative lr wd, ~1e-4).",
   )
 )
 register(
@@ -536,6 +560,13 @@ _MARS_PAPER = (
   "Yuan et al., MARS: Unleashing the Power of Variance Reduction for Training Large Models, "
   "arXiv:2411.10438"
 )
+_MARS_REFERENCE = (
+  "authors' code AGI-Arena/MARS@MARS/optimizers/mars.py: vectors and scalars take AdamW with "
+  "betas_1d (0.9, 0.95) and weight_decay_1d 0.1 (their optimize_1d=False); optimize_1d=True "
+  "sends them through MARS. Kept: convolution kernels go through MARS (matrix view of "
+  "baselines.axes); the authors' len(shape) == 2 test sends them to AdamW."
+)
+_MARS_1D = {"optimize_1d": False, "betas_1d": (0.9, 0.95), "weight_decay_1d": 0.1}
 register(
   Entry(
     name="mars_adamw",
@@ -547,6 +578,7 @@ register(
       "eps": 1e-8,
       "gamma": 0.025,
       "weight_decay": 0.0,
+      **_MARS_1D,
     },
     search_space={
       "learning_rate": _ADAPTIVE_LR,
@@ -557,6 +589,7 @@ register(
     tier=1,
     source="project",
     paper=_MARS_PAPER,
+    reference=_MARS_REFERENCE,
   )
 )
 register(
@@ -570,6 +603,7 @@ register(
       "eps": 1e-8,
       "gamma": 0.025,
       "weight_decay": 0.0,
+      **_MARS_1D,
     },
     search_space={
       "learning_rate": _ADAPTIVE_LR,
@@ -581,18 +615,26 @@ register(
     tier=1,
     source="project",
     paper=_MARS_PAPER,
+    reference=_MARS_REFERENCE,
   )
 )
 register(
   Entry(
     name="mars_lion",
     factory=mars_lion,
-    defaults={"learning_rate": 1e-4, "b1": 0.9, "gamma": 0.025, "weight_decay": 0.0},
+    defaults={
+      "learning_rate": 1e-4,
+      "b1": 0.9,
+      "gamma": 0.025,
+      "weight_decay": 0.0,
+      **_MARS_1D,
+    },
     search_space={"learning_rate": _SIGN_LR, "gamma": LogRange(5e-3, 0.1), "weight_decay": _WD},
     ids=("T1-38",),
     tier=1,
     source="project",
     paper=_MARS_PAPER,
+    reference=_MARS_REFERENCE,
   )
 )
 register(

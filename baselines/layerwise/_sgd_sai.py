@@ -31,8 +31,9 @@ def scale_by_sgd_sai(momentum: float = 0.9, eps: float = 1e-8) -> optax.Gradient
   At the first step, per tensor, the gradient signal-to-noise ratio
   :math:`s = \|g_1\|_2 / (\mathrm{std}(g_1) + \epsilon)` is computed once and kept (unbiased
   std). Where the std is 0 (one-element tensors, or a constant gradient) :math:`s = \|g_1\|_2`,
-  as in an earlier version of the reference code: dividing by :math:`\epsilon` alone would
-  give a scale of order :math:`10^8`. Then
+  the rule of the authors' v1.0.2 (AnonymousAlethiometer/SGD_SaI `sgd_sai/sgd_sai.py`); their
+  v1.0.3 replaces the NaN std of one element by 0 and divides by :math:`\epsilon` alone, a
+  scale of order :math:`10^8 \|g_1\|`, which is not kept. Then
 
   .. math::
     m_1 = g_1,\quad m_t = \mu\,m_{t-1} + (1-\mu)\,g_t,\quad d_t = s\,m_t.

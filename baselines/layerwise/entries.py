@@ -92,6 +92,9 @@ register(
     source="project",
     paper="Heo et al., AdamP: Slowing Down the Slowdown for Momentum Optimizers on "
     "Scale-invariant Weights, arXiv:2006.08217",
+    reference="authors' code clovaai/AdamP@adamp/adamp.py (channel view x.view(x.size(0), -1) on "
+    "PyTorch's (out, in, ...) layout = the output channel, last axis here (baselines.axes); "
+    "issue 18 fixed the axis); no deviation kept",
   )
 )
 register(
@@ -113,6 +116,9 @@ register(
     source="project",
     paper="Heo et al., AdamP: Slowing Down the Slowdown for Momentum Optimizers on "
     "Scale-invariant Weights, arXiv:2006.08217",
+    reference="authors' code clovaai/AdamP@adamp/sgdp.py (as adamp; weight decay / "
+    "(1 - momentum)); "
+    "no deviation kept",
   )
 )
 register(
@@ -126,6 +132,11 @@ register(
     source="project",
     paper="Xu et al., No More Adam: Learning Rate Scaling at Initialization is All You Need, "
     "arXiv:2412.11768",
+    reference="authors' code AnonymousAlethiometer/SGD_SaI@sgd_sai/sgd_sai.py (g-SNR "
+    "||g|| / (std(g) + eps) at the first step, unbiased std; decoupled decay before the step). "
+    "Kept: where std(g) = 0 (one-element tensors, constant gradients) the scale is ||g||, the "
+    "rule of their v1.0.2 (commented out in v1.0.3, whose nan_to_num(std) gives ||g|| / eps, "
+    "a 1e8-fold step)",
   )
 )
 register(

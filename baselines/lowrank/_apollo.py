@@ -163,6 +163,10 @@ def apollo(
 ) -> optax.GradientTransformation:
   """APOLLO with decoupled weight decay; see `scale_by_apollo`.
 
+  The weights decay before the step (AdamW's order, optax's `add_decayed_weights`). The
+  authors' code (zhuhanqing/APOLLO `apollo_torch/apollo.py`) decays the stepped weights,
+  θ ← (θ − η d)(1 − ηλ): a difference of η²λ d, second order (relative ηλ), kept.
+
   Example:
     >>> opt = apollo(learning_rate=1e-2, rank=256)
   """

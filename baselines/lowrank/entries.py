@@ -74,6 +74,12 @@ register(
     "normalized gradient (scale-free eta_P); P is not re-orthonormalized.",
   )
 )
+_APOLLO_REFERENCE = (
+  "weight-decay order only (issue 18): the authors' code zhuhanqing/APOLLO@apollo_torch/apollo.py "
+  "decays the stepped weights, p <- (p - lr u)(1 - lr wd); kept the decay before the step "
+  "(optax's add_decayed_weights), a difference of lr^2 wd u (relative lr wd)"
+)
+
 register(
   Entry(
     name="apollo",
@@ -83,6 +89,7 @@ register(
     ids=("T2-14",),
     tier=2,
     paper="Zhu et al., APOLLO: SGD-like Memory, AdamW-level Performance, arXiv:2412.05270",
+    reference=_APOLLO_REFERENCE,
   )
 )
 register(
@@ -94,6 +101,7 @@ register(
     ids=("T2-15",),
     tier=2,
     paper="Zhu et al., APOLLO: SGD-like Memory, AdamW-level Performance, arXiv:2412.05270",
+    reference=_APOLLO_REFERENCE,
   )
 )
 register(
