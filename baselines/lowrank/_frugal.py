@@ -3,13 +3,13 @@ on the rest, so the update is full-rank (Zmushko et al., 2024)."""
 
 from __future__ import annotations
 
-import math
 from typing import Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
+from baselines import axes
 from baselines.lowrank import projection as pj
 
 
@@ -24,7 +24,7 @@ class ScaleByFrugalState(NamedTuple):
 
 
 def _frugal_rank(shape, density: float) -> int:
-  return max(1, int(density * min(math.prod(shape[:-1]), shape[-1])))
+  return max(1, int(density * min(axes.matrix_shape(shape))))
 
 
 def scale_by_frugal(

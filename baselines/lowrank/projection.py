@@ -48,6 +48,8 @@ from typing import Any, Literal, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from baselines import axes
+
 Side = Literal["left", "right"]
 MaskOrFn = Any  # pytree of bools, or params -> pytree of bools, or None for the default
 
@@ -93,7 +95,7 @@ def layout(shape: tuple[int, ...], rank: int) -> Layout:
     raise ValueError(f"Only tensors with ndim >= 2 are projected, got shape {shape}.")
   if rank < 1:
     raise ValueError(f"rank must be >= 1, got {rank}.")
-  m, n = math.prod(shape[:-1]), shape[-1]
+  m, n = axes.matrix_shape(shape)
   side: Side = "right" if m >= n else "left"
   return Layout(tuple(shape), m, n, side, min(rank, m, n))
 

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from baselines import axes
 from baselines.memory._adam_mini import scale_by_shared_v_adam
 
 Compress = Literal["fan_in", "fan_out", "none"]
@@ -18,7 +19,10 @@ _ALLOWED = ("fan_in", "fan_out", "none")
 def _axes(p: jax.Array, how: str) -> tuple[int, ...]:
   if p.ndim < 2 or how == "none":
     return ()
-  return tuple(range(p.ndim - 1)) if how == "fan_in" else (p.ndim - 1,)
+  layout = "conv" if p.ndim > 2 else "dense"
+  return (
+    axes.fan_in_axes(layout, p.ndim) if how == "fan_in" else (axes.fan_out_axis(layout, p.ndim),)
+  )
 
 
 def scale_by_slimadam(

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import jax
 import optax
 
+from baselines import axes
 from baselines.memory._adam_mini import scale_by_shared_v_adam
 
 
@@ -14,7 +13,8 @@ def _subset_axes(p: jax.Array) -> tuple[int, ...]:
   """The axes summed over: the larger side of the tensor seen as `[prod(shape[:-1]), shape[-1]]`."""
   if p.ndim < 2:
     return ()
-  return tuple(range(p.ndim - 1)) if math.prod(p.shape[:-1]) >= p.shape[-1] else (p.ndim - 1,)
+  fan_in, fan_out = axes.matrix_shape(p.shape)
+  return tuple(range(p.ndim - 1)) if fan_in >= fan_out else (p.ndim - 1,)
 
 
 def scale_by_subset_norm(

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from baselines import axes
 from baselines.wrappers._lookahead import lookahead
 
 # ------------------------------------------------------------------ gradient normalization
@@ -212,10 +213,12 @@ def add_stable_weight_decay(
 
 
 def _unit_norm(w):
-  """L2 norm per unit: over all axes but the last (ndim >= 2), the whole tensor otherwise."""
+  """L2 norm per unit: per output channel over the fan-in axes (ndim >= 2: all axes but the
+  last, `baselines.axes`), the whole tensor otherwise."""
   if w.ndim <= 1:
     return jnp.sqrt(jnp.sum(w**2))
-  return jnp.sqrt(jnp.sum(w**2, axis=tuple(range(w.ndim - 1)), keepdims=True))
+  fan_in = axes.fan_in_axes("conv" if w.ndim > 2 else "dense", w.ndim)
+  return jnp.sqrt(jnp.sum(w**2, axis=fan_in, keepdims=True))
 
 
 def add_norm_loss(factor: float = 1e-4, eps: float = 1e-8) -> optax.GradientTransformation:
