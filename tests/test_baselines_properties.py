@@ -586,3 +586,50 @@ def test_gossip_preserves_the_workers_average():
   u = _steps(opt, p, [g])[0]
   np.testing.assert_allclose(u["w"].mean(0), -0.1 * g["w"].mean(0), rtol=1e-5, atol=1e-6)
   assert not np.allclose(u["w"], -0.1 * g["w"])  # the workers did mix
+
+
+# ---------------------------------------------------------------------------------------------
+# zeroth_order
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["mezo", "forward_gradient_sgd"])
+def test_random_direction_estimates_are_unbiased(name):
+  # Malladi et al. (MeZO's SPSA) and Baydin et al. (forward gradient): on a linear loss
+  # (z^T grad) z is exact per direction up to the direction, and E[z z^T] = I: mean = grad.
+  small = {"w": (3, 2), "b": (2,)}
+  c = _tree(4, small)
+  loss = lambda p: sum(
+    jnp.sum(a * b) for a, b in zip(jax.tree.leaves(p), jax.tree.leaves(c), strict=True)
+  )
+  opt = optax.with_extra_args_support(baselines.get(name, learning_rate=1.0))
+  p = _tree(0, small)
+  state = opt.init(p)
+  keys = jax.random.split(jax.random.PRNGKey(1), 2000)
+  est = jax.vmap(lambda k: opt.update(p, state, p, value_fn=loss, key=k)[0])(keys)
+  for e, want in zip(jax.tree.leaves(est), jax.tree.leaves(c), strict=True):
+    # Per entry the estimate's variance is about |c|^2 + c_i^2: 5 standard errors.
+    se = math.sqrt(float(sum(jnp.sum(x**2) for x in jax.tree.leaves(c))) * 2 / 2000)
+    np.testing.assert_allclose(-e.mean(0), want, atol=5 * se)
+
+
+def test_mezo_decays_matrices_only():
+  # MeZO's code applies weight decay to every parameter but biases and LayerNorm ones.
+  loss = lambda p: jnp.zeros([])  # a flat loss: the SPSA estimate is 0
+  p = _tree(0)
+  u = _steps(
+    baselines.get("mezo", learning_rate=0.1, weight_decay=0.5), p, [p], value_fn=loss, key=_KEY
+  )[0]
+  np.testing.assert_allclose(u["w"], -0.1 * 0.5 * p["w"], rtol=1e-6)
+  np.testing.assert_array_equal(u["b"], 0.0)
+
+
+def test_deepzero_coordinate_estimate_is_the_gradient_on_a_quadratic():
+  # Chen et al. (DeepZero's CGE): (f(x + mu e_i) - f(x)) / mu per coordinate, the gradient up
+  # to mu h_ii / 2 on a quadratic.
+  h = jnp.linspace(1.0, 2.0, 30).reshape(6, 5)
+  loss = lambda p: 0.5 * jnp.sum(h * p["w"] ** 2)
+  p = {"w": jax.random.normal(jax.random.PRNGKey(0), (6, 5))}
+  opt = baselines.get("deepzero", learning_rate=1.0, momentum=0.0, mu=1e-2)
+  u = _steps(opt, p, [p], value_fn=loss, key=_KEY)[0]
+  np.testing.assert_allclose(-u["w"], h * p["w"], atol=1e-2 * 2.0 / 2 + 1e-3)

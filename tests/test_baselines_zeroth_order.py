@@ -116,7 +116,8 @@ def test_mezo_matches_numpy(distribution):
   for k_t in KEYS:
     z = _z(k_t, p, 1.0, distribution)
     g = _spsa_np(p, z)
-    p = {k: p[k] - lr * (g[k] + wd * p[k]) for k in SHAPES}
+    # MeZO's code decays neither biases nor normalization parameters (ndim < 2 here).
+    p = {k: p[k] - lr * (g[k] + (wd * p[k] if p[k].ndim >= 2 else 0.0)) for k in SHAPES}
     want.append(_copy(p))
   _check(got, want)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import optax
 
 from baselines import perturbation
@@ -83,6 +84,10 @@ def scale_by_mezo(
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+def _matrices(params: Any) -> Any:
+  return jax.tree.map(lambda p: jnp.ndim(p) >= 2, params)
+
+
 def mezo(
   learning_rate: optax.ScalarOrSchedule,
   *,
@@ -92,7 +97,8 @@ def mezo(
   distribution: perturbation.Distribution = "gaussian",
 ) -> optax.GradientTransformationExtraArgs:
   r"""MeZO / ZO-SGD: $\theta \leftarrow \theta - \eta (\hat g + \lambda \theta)$ with the SPSA
-  estimate $\hat g$ of `scale_by_mezo` (decoupled weight decay $\lambda$, as in MeZO's code).
+  estimate $\hat g$ of `scale_by_mezo` (decoupled weight decay $\lambda$, as in MeZO's code,
+  which decays neither biases nor normalization parameters: here no tensor with ndim < 2).
 
   Example:
     >>> opt = mezo(learning_rate=1e-6, eps=1e-3)
@@ -100,7 +106,7 @@ def mezo(
   """
   return optax.chain(
     scale_by_mezo(eps=eps, num_queries=num_queries, distribution=distribution),
-    optax.add_decayed_weights(weight_decay),
+    optax.add_decayed_weights(weight_decay, mask=_matrices),
     optax.scale_by_learning_rate(learning_rate),
   )
 

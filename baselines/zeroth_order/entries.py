@@ -46,6 +46,10 @@ register(
     tier=4,
     source="project",
     paper=_MEZO_PAPER,
+    reference="authors' code princeton-nlp/MeZO (its trainer's ZO step): projected_grad = "
+    "(L(theta + eps z) - L(theta - eps z)) / (2 eps), theta -= lr (projected_grad z + wd theta), "
+    "lr 1e-6, eps 1e-3. Fixed here: weight decay skipped biases and LayerNorm there but hit every "
+    "tensor here; now only tensors with ndim >= 2.",
   )
 )
 register(
@@ -63,6 +67,8 @@ register(
     tier=4,
     source="project",
     paper=_ZO_BENCH,
+    reference="paper (ZO-Bench, Zhang et al.: ZO-SGD-MMT, heavy-ball momentum on the SPSA "
+    "estimate).",
   )
 )
 register(
@@ -76,6 +82,7 @@ register(
     tier=4,
     source="project",
     paper=_ZO_BENCH,
+    reference="paper (ZO-Bench: ZO-SGD-Sign, the sign of the SPSA estimate).",
   )
 )
 register(
@@ -89,6 +96,8 @@ register(
     tier=4,
     source="project",
     paper=_ZO_BENCH,
+    reference="paper (ZO-Bench: ZO-SGD-Cons, the conservative step that keeps the best of theta, "
+    "theta - lr g, theta + lr g by loss).",
   )
 )
 register(
@@ -102,6 +111,7 @@ register(
     tier=4,
     source="project",
     paper=_ZO_BENCH,
+    reference="paper (ZO-Bench: ZO-Adam, Adam on the SPSA estimate).",
   )
 )
 register(
@@ -116,6 +126,8 @@ register(
     source="project",
     paper=_ZO_BENCH + "; Baydin et al., Gradients without Backpropagation, "
     "https://arxiv.org/abs/2202.08587",
+    reference="paper (Baydin et al., forward gradient: (grad . v) v with one JVP per query, v "
+    "standard normal).",
   )
 )
 register(
@@ -129,6 +141,7 @@ register(
     tier=4,
     source="project",
     paper=_ZO_BENCH,
+    reference="paper (ZO-Bench's block-wise ZO: one SPSA estimate per parameter block).",
   )
 )
 register(
@@ -146,6 +159,8 @@ register(
     tier=4,
     source="project",
     paper=_ZO_BENCH,
+    reference="paper (ZO-Bench's hybrid ZO/FO: first-order gradients for a fraction of the "
+    "blocks, SPSA for the rest).",
   )
 )
 register(
@@ -164,6 +179,8 @@ register(
     tier=4,
     source="project",
     paper=_ZO_BENCH + "; Liu et al., Sparse MeZO, https://arxiv.org/abs/2402.15751",
+    reference="paper (ZO-Bench / Sparse-MeZO: perturb only a random or magnitude-chosen subset of "
+    "coordinates).",
   )
 )
 register(
@@ -178,6 +195,8 @@ register(
     source="project",
     paper="Jiang et al., ZO-AdaMU Optimizer: Adapting Perturbation by the Momentum and "
     "Uncertainty in Zeroth-Order Optimization, https://arxiv.org/abs/2312.15184",
+    reference="paper's algorithm (ZO-AdaMU: the perturbation's mean and variance adapted by "
+    "momentum and uncertainty, mixed with weight alpha).",
   )
 )
 _DEEPZERO = (
@@ -195,6 +214,8 @@ register(
     tier=4,
     source="project",
     paper=_DEEPZERO,
+    reference="paper's algorithm (Chen et al., DeepZero: coordinate-wise forward-difference "
+    "estimates (CGE) with step mu, momentum).",
   )
 )
 register(
@@ -212,6 +233,7 @@ register(
     tier=4,
     source="project",
     paper=_DEEPZERO,
+    reference="paper's algorithm (DeepZero's CGE on a sparse coordinate set of the given density).",
   )
 )
 register(
@@ -226,6 +248,8 @@ register(
     source="project",
     paper="Zhou et al., QuZO: Quantized Zeroth-Order Fine-Tuning for Large Language Models, "
     "https://arxiv.org/abs/2502.12346",
+    reference="paper's algorithm (QuZO: SPSA with low-bit perturbations quantized by unbiased "
+    "stochastic rounding).",
   )
 )
 register(
@@ -283,6 +307,9 @@ register(
     source="project",
     paper="Riedl, Klock, Geldhauser & Fornasier, Gradient is All You Need?, "
     "https://arxiv.org/abs/2306.09778",
+    reference="paper (consensus-based optimization: particles drift to the softmin-weighted "
+    "consensus with weight alpha, anisotropic diffusion sigma, the anisotropic variant of "
+    "Carrillo et al.).",
   )
 )
 register(
@@ -302,6 +329,8 @@ register(
     paper="Bhat, Wang & Parampalli, Adam assisted Fully informed Particle Swarm Optimization "
     "(Adam-FIPSO) based Parameter Prediction for the Quantum Approximate Optimization "
     "Algorithm (QAOA), https://arxiv.org/abs/2506.06790",
+    reference="paper's algorithm (fully informed particle swarm with constriction chi 0.7298, phi "
+    "4.1, and an Adam correction of the incumbent).",
   )
 )
 register(
