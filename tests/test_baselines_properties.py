@@ -633,3 +633,34 @@ def test_deepzero_coordinate_estimate_is_the_gradient_on_a_quadratic():
   opt = baselines.get("deepzero", learning_rate=1.0, momentum=0.0, mu=1e-2)
   u = _steps(opt, p, [p], value_fn=loss, key=_KEY)[0]
   np.testing.assert_allclose(-u["w"], h * p["w"], atol=1e-2 * 2.0 / 2 + 1e-3)
+
+
+# ---------------------------------------------------------------------------------------------
+# curvature
+# ---------------------------------------------------------------------------------------------
+
+
+def test_adahessian_first_step_is_newtons_on_a_separable_quadratic():
+  # Yao et al. (AdaHessian): Hutchinson's z * Hz with Rademacher z is the exact Hessian
+  # diagonal when H is diagonal, so the first bias-corrected step is lr * g / diag(H).
+  h = jnp.linspace(1.0, 4.0, 12).reshape(3, 4)
+  loss = lambda p: 0.5 * jnp.sum(h * (p["w"] - 1.0) ** 2)
+  p = {"w": jnp.zeros((3, 4))}
+  g = jax.grad(loss)(p)
+  u = _steps(baselines.get("adahessian", learning_rate=0.5), p, [g], value_fn=loss, key=_KEY)[0]
+  np.testing.assert_allclose(u["w"], -0.5 * g["w"] / h, rtol=1e-3)
+
+
+def test_gradient_regularized_newton_solves_its_regularized_system():
+  # Semenov, Jaggi & Doikov (gradient-regularized Newton): x+ = x - (H + sqrt(L |g|) I)^-1 g; on an
+  # 8-dimensional quadratic, 10 CG iterations solve the system exactly.
+  a = jax.random.normal(jax.random.PRNGKey(0), (8, 8))
+  hess = a @ a.T / 8 + jnp.eye(8)
+  loss = lambda p: 0.5 * p["x"] @ hess @ p["x"] - jnp.sum(p["x"])
+  p = {"x": jnp.linspace(-1.0, 1.0, 8)}
+  g = jax.grad(loss)(p)
+  u = _steps(baselines.get("grad_reg_newton", regularization=2.0), p, [g], value_fn=loss)[0]
+  lam = math.sqrt(2.0 * float(jnp.linalg.norm(g["x"])))
+  np.testing.assert_allclose(
+    u["x"], -jnp.linalg.solve(hess + lam * jnp.eye(8), g["x"]), rtol=1e-3, atol=1e-5
+  )

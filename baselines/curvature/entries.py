@@ -124,6 +124,9 @@ register(
     source="project",
     paper="Yao et al., ADAHESSIAN: An Adaptive Second Order Optimizer for Machine Learning, "
     "arXiv:2006.00719",
+    reference="authors' code (Yao et al., AdaHessian: Hutchinson diagonal, spatial averaging for "
+    "conv kernels only, Hessian power k, decoupled weight decay) as stated in the rule's "
+    "docstring; lr 0.15, eps 1e-4.",
   )
 )
 register(
@@ -142,6 +145,8 @@ register(
     source="project",
     paper="Jahani et al., Doubly Adaptive Scaled Algorithm for Machine Learning Using "
     "Second-Order Information (OASIS), arXiv:2109.05198",
+    reference="paper Alg. 1 (Jahani et al., OASIS: truncated Hutchinson diagonal max(|D|, alpha), "
+    "adaptive step size from consecutive gradient differences).",
   )
 )
 register(
@@ -165,6 +170,9 @@ register(
     source="project",
     paper="Frantar, Kurtic & Alistarh, M-FAC: Efficient Matrix-Free Approximations of "
     "Second-Order Information, arXiv:2107.03356",
+    reference="paper (Frantar et al., M-FAC: inverse empirical-Fisher products over a sliding "
+    "window of m gradients, damping lambda) and the authors' optimizer's momentum on the "
+    "preconditioned direction.",
   )
 )
 register(
@@ -191,6 +199,9 @@ register(
     source="project",
     paper="Shen et al., Variational Learning is Effective for Large Deep Networks (IVON), "
     "arXiv:2402.17641",
+    reference="paper Alg. 1 (Shen et al., IVON: sampled weights, reparameterized Hessian "
+    "estimate, ess, h0, beta2 0.99999, the Hessian correction term) and the authors' code's "
+    "SGD-with-momentum form, as the rule's docstring states.",
   )
 )
 
@@ -210,6 +221,8 @@ register(
     source="project",
     paper="Semenov, Jaggi & Doikov, Gradient-Normalized Smoothness for Optimization with "
     "Approximate Hessians, arXiv:2506.13710 (exact Hessian through HVPs, solved by CG)",
+    reference="paper (Semenov, Jaggi & Doikov: x - (H + sqrt(L |g|) I)^-1 g, the exact "
+    "Hessian through HVPs, the system solved by truncated CG).",
   )
 )
 register(
@@ -234,6 +247,8 @@ register(
     paper="Granziol, Zohren & Roberts, Learning Rates as a Function of Batch Size: A Random "
     "Matrix Theory Approach to Neural Network Training, arXiv:2006.09092 (Lanczos spectrum "
     "edges set Polyak's heavy-ball learning rate and momentum)",
+    reference="paper's rule (learning rate and heavy-ball momentum set from the Hessian's extreme "
+    "eigenvalues, lambda_max and lambda_min by stochastic Lanczos, as for a quadratic).",
   )
 )
 register(
@@ -249,6 +264,8 @@ register(
     paper="Fu, Chen, Jia & Sharan, Transformers Learn Higher-Order Optimization Methods for "
     "In-Context Learning: A Study with Linear Models, arXiv:2310.17086 (Iterative Newton "
     "with Newton-Schulz inverse, applied through HVPs)",
+    reference="paper's algorithm (iterative Newton: M_{j+1} = 2 M_j - M_j S M_j from M_0 = alpha "
+    "S, alpha = c / lambda_max(S)^2 by Lanczos), the Newton direction M_k g.",
   )
 )
 _HARPG_PAPER = (
@@ -267,6 +284,8 @@ register(
     tier=3,
     source="project",
     paper=_HARPG_PAPER,
+    reference="paper (Fatkhullin et al., N-PG-IGT: normalized momentum with implicit gradient "
+    "transport, the gradient taken at an extrapolated point).",
   )
 )
 register(
@@ -280,6 +299,8 @@ register(
     tier=3,
     source="project",
     paper=_HARPG_PAPER,
+    reference="paper (Fatkhullin et al., (N-)HARPG: normalized momentum with a Hessian-aided "
+    "correction along the segment between iterates), written for minimizing a loss.",
   )
 )
 
@@ -308,6 +329,9 @@ register(
     source="project",
     paper="Sivan, Gabel & Schuster, FOSI: Hybrid First and Second Order Optimization, "
     "arXiv:2302.08484",
+    reference="paper's algorithm (Sivan et al., FOSI: Newton's step on the top-k Lanczos "
+    "eigenspace, scaled by alpha, the base optimizer (Adam or momentum) on the orthogonal "
+    "complement, the eigenspace refreshed every T steps after a warmup).",
   )
 )
 register(
@@ -334,6 +358,10 @@ register(
     "Curvature, arXiv:1503.05671 (used by K-FAC Deep Hedging). Simplified: the Kronecker "
     "factors come from the weight gradient (W_g W_gᵀ, W_gᵀ W_g, exact for one example) since "
     "the extra args expose no layer activations",
+    reference="paper (Martens & Grosse, K-FAC: Kronecker factors A, G with running averages, "
+    "damped inverses refreshed every k steps). Kept: A and G estimated from the weight gradient "
+    "(W_g W_g^T, W_g^T W_g scaled), exact for one example, since the extra args expose no "
+    "activations.",
   )
 )
 register(
@@ -362,6 +390,10 @@ register(
     "the extra args expose no layer activations; biases and norm vectors keep their own "
     "factors, embeddings and scalars F = 1, as in the authors' code; kept deviation: norm "
     "scales take their own S and H = 1 (the authors' come from activations)",
+    reference="authors' code AtlasAnalyticsLab/AdaFisher@optimizers/AdaFisher.py (min-max "
+    "normalized factor diagonals, gammas (0.92, 0.008), TCov; biases in the augmented [kernel; "
+    "bias] factors, other vectors their own factors, embeddings F = 1). Kept: the factors come "
+    "from the weight gradient (exact for one example) since the extra args expose no activations.",
   )
 )
 
@@ -465,6 +497,10 @@ register(
     tier=3,
     source="project",
     paper=_MKOR_PAPER,
+    reference="paper (Mozaffari et al., MKOR: Sherman-Morrison rank-1 updates of the Kronecker "
+    "factors' inverses at every step, norm-based stabilization). Kept: the rank-1 vectors from "
+    "the gradient's leading singular pair (power iteration) instead of the batch means of "
+    "activations and output gradients.",
   )
 )
 register(
@@ -484,5 +520,7 @@ register(
     source="project",
     paper=_MKOR_PAPER + "; MKOR-H switches to first-order steps once an EMA of the relative "
     "loss decrease falls below a threshold (our concrete form of the paper's rule)",
+    reference="paper (MKOR-H: MKOR switching to first-order steps when the loss decrease stalls). "
+    "Kept: as for mkor.",
   )
 )
