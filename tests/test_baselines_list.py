@@ -41,6 +41,16 @@ def test_json_rows_are_well_formed(rows):
   assert len(names) == len(set(names))
 
 
+def test_every_implemented_rule_says_what_it_was_checked_against(rows):
+  # Issue 18: a rule tested only against a reference its own authors wrote copies a
+  # misreading of the paper into both; each entry names the independent source it was
+  # compared with (the authors' code or the paper's algorithm), optax's own for optax's.
+  unchecked = [
+    r["name"] for r in rows if r["status"] == "implemented" and not r["reference"].strip()
+  ]
+  assert not unchecked, f"entries without a reference: {unchecked}"
+
+
 def test_every_tier1_and_tier5_id_is_listed(rows):
   listed = {i for r in rows for i in r["ids"]}
   missing = sorted(WANT_IDS - listed)

@@ -664,3 +664,12 @@ def test_gradient_regularized_newton_solves_its_regularized_system():
   np.testing.assert_allclose(
     u["x"], -jnp.linalg.solve(hess + lam * jnp.eye(8), g["x"]), rtol=1e-3, atol=1e-5
   )
+
+
+def test_mup_adam_scales_hidden_steps_by_one_over_width():
+  # Yang et al. (muP for Adam): hidden and output weights take lr / width_mult, vectors lr.
+  g = _tree(1)
+  base = _steps(baselines.get("mup_adam", learning_rate=0.1, width_mult=1.0), _tree(0), [g])[0]
+  wide = _steps(baselines.get("mup_adam", learning_rate=0.1, width_mult=4.0), _tree(0), [g])[0]
+  np.testing.assert_allclose(wide["w"], base["w"] / 4.0, rtol=1e-5)
+  np.testing.assert_allclose(wide["b"], base["b"], rtol=1e-5)

@@ -158,5 +158,11 @@ register(
     paper="Yang & Littwin, Tensor Programs IVb: Adaptive Optimization in the Infinite-Width "
     "Limit, arXiv:2308.01814; Everett et al., Scaling Exponents Across Parameterizations and "
     "Optimizers, arXiv:2407.05872",
+    reference="paper (Yang et al., Tensor Programs V, Adam's muP table: hidden and output weights "
+    "lr / width_mult, input weights and vectors lr; Everett et al.: eps scaled by 1 / "
+    "width_mult). Kept: without roles every matrix is 'hidden' (the input layer then also gets lr "
+    "/ width_mult; mup's MuAdam reads it from infshapes): pass roles. The output layer takes lr / "
+    "width_mult with no forward multiplier (the table's form; mup's MuReadout puts 1 / width_mult "
+    "in the forward pass instead).",
   )
 )
