@@ -17,9 +17,17 @@ linearly to zero over the run is that rule (issue 15). Here, per tensor at step 
     p <- p - η * (1 - t / T) * exp(s(t / T)) * d
 
 `s` is piecewise linear in the fraction of training done, with learned values at
-`schedule_knots` evenly spaced points. With theta from `init` (the MLP's output layer, the
-log learning rates and the schedule at zero) the rule *is* `muon(learning_rate)` under
-`optax.linear_schedule(1, 0, T)`, to float rounding; meta-training moves it from there.
+`schedule_knots` evenly spaced points.
+
+With `odd_residual`, c is the odd part of the MLP under the reflection p -> -p (which flips
+the gradient, the parameter and every momentum-like feature but not sign products such as
+`sign_agreement`): c(x) = (MLP(x) - MLP(Rx)) / 2. Muon and Adam are equivariant under that
+reflection and so is the rule then; c vanishes when the odd features do, so the residual adds
+no constant drift (which, on a vector-parameter problem, moves the point the rule settles at).
+
+With theta from `init` (the MLP's output layer, the log learning rates and the schedule at
+zero) the rule *is* `muon(learning_rate)` under `optax.linear_schedule(1, 0, T)`, to float
+rounding; meta-training moves it from there.
 The direction is scale-free for matrices (orthogonalized) and Adam-normalized for vectors,
 and the step size and its schedule sit outside the direction rule, as Celo and Celo2
 recommend (Moudgil et al., arXiv:2501.12670, arXiv:2602.19142). The rule reads the horizon
@@ -56,6 +64,9 @@ DEFAULT_FEATURES = (
 _NESTEROV = "momentum_0.95"
 _ADAM_M, _ADAM_V = "momentum_0.9", "second_moment_0.999"
 _REQUIRED = (_NESTEROV, "adam")
+# Features that keep their sign under the reflection p -> -p (every other default feature flips).
+REFLECTION_EVEN = frozenset({"sign_agreement"})
+REFLECTION_ODD = frozenset(DEFAULT_FEATURES) - REFLECTION_EVEN
 MUON_BETA, ADAM_B1, ADAM_B2, EPS = 0.95, 0.9, 0.999, 1e-8
 
 
@@ -80,6 +91,13 @@ def muon_orthogonalize(u: jax.Array) -> jax.Array:
   return d * jnp.sqrt(max(1.0, cols / rows))
 
 
+def odd_part(layers: list, values: list[jax.Array], even: tuple[bool, ...], shape) -> jax.Array:
+  """(MLP(x) - MLP(Rx)) / 2, R flipping the sign of every feature not marked `even`."""
+  reflected = [v if e else -v for v, e in zip(values, even, strict=True)]
+  plus = nets.per_param_mlp(layers, values, shape)[0]
+  return 0.5 * (plus - nets.per_param_mlp(layers, reflected, shape)[0])
+
+
 def schedule_multiplier(
   log_mults: jax.Array, count: jax.Array, num_steps: jax.Array | int
 ) -> jax.Array:
@@ -95,6 +113,7 @@ def residual_muon(
   num_steps: jax.Array | int | None,
   features: tuple[str, ...],
   learning_rate: float,
+  odd_residual: bool,
 ) -> optax.GradientTransformationExtraArgs:
   """The rule with meta-parameters `theta` (from `ResidualMuon.init`) as an optax optimizer.
 
@@ -107,6 +126,8 @@ def residual_muon(
     features: the MLP's per-parameter inputs (`learned_opt.features.names()`); they may
       not read the loss.
     learning_rate: the step size at `log_lr = 0` before the schedule (Muon's default).
+    odd_residual: use the reflection-odd part of the MLP as the residual (every feature
+      must then be in `REFLECTION_EVEN` or `REFLECTION_ODD`).
 
   Returns:
     An `optax.GradientTransformationExtraArgs` whose updates are the steps to add to the
@@ -114,6 +135,7 @@ def residual_muon(
   """
   bank = FeatureBank(tuple(dict.fromkeys((*features, *_REQUIRED))))
   used = [bank.names.index(name) for name in features]
+  even = tuple(name in REFLECTION_EVEN for name in features)
   stat_index = {s.name: i for i, s in enumerate(bank.stats)}
   lr_matrix = learning_rate * jnp.exp(theta["log_lr"]["matrix"])
   lr_vector = learning_rate * jnp.exp(theta["log_lr"]["vector"])
@@ -134,7 +156,11 @@ def residual_muon(
 
     def leaf(g, p, stats):
       values, stats = bank.leaf(g, p, stats, count, glob)
-      c = nets.per_param_mlp(theta["layers"], [values[i] for i in used], p.shape)[0]
+      inputs = [values[i] for i in used]
+      if odd_residual:
+        c = odd_part(theta["layers"], inputs, even, p.shape)
+      else:
+        c = nets.per_param_mlp(theta["layers"], inputs, p.shape)[0]
       g32 = g.astype(jnp.float32)
       if matrix_shape(p.shape) is not None:
         u = nesterov(stats[stat_index[_NESTEROV]], g32, MUON_BETA, count)
@@ -162,6 +188,7 @@ class ResidualMuon(LearnedOptimizer):
   learning_rate: float = 0.02
   schedule_knots: int = 9
   learn_direction: bool = True
+  odd_residual: bool = False
 
   def __post_init__(self):
     object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
@@ -169,6 +196,12 @@ class ResidualMuon(LearnedOptimizer):
     object.__setattr__(self, "features", bank.names)
     if bank.reading("value"):
       raise ValueError(f"residual_muon does not read the loss; remove {bank.reading('value')}.")
+    unknown = set(self.features) - REFLECTION_EVEN - REFLECTION_ODD
+    if self.odd_residual and unknown:
+      raise ValueError(
+        f"odd_residual needs each feature's parity under p -> -p; unknown for {sorted(unknown)}: "
+        f"use features from {sorted(REFLECTION_EVEN | REFLECTION_ODD)}."
+      )
     if self.schedule_knots < 2:
       raise ValueError(f"schedule_knots must be at least 2, got {self.schedule_knots}.")
 

@@ -20,7 +20,7 @@ from tasks.language import LSTMLM, LMFamily, TextSampler, TransformerLM
 from tasks.mlp_classifier import MLPClassifier, MLPClassifierFamily
 from tasks.quadratic import Quadratic, QuadraticFamily
 from tasks.reparam import Reparameterized
-from tasks.rosenbrock import Rosenbrock
+from tasks.rosenbrock import Rosenbrock, RosenbrockFamily
 from tasks.training import train
 from tasks.vision import CNNClassifier, MLPAutoencoder
 from tasks.zoo import adam_lr, family_names, get, get_family, names
@@ -43,6 +43,7 @@ __all__ = [
   "QuadraticFamily",
   "Reparameterized",
   "Rosenbrock",
+  "RosenbrockFamily",
   "Task",
   "TaskFamily",
   "TextSampler",

@@ -12,7 +12,8 @@ and width (see WORKSPACE.md, "Held-out split"):
 
 META_VALID is for choosing between meta-training recipes: tasks of the meta-training kinds
 (datasets digits, the MNIST subset and Shakespeare; MLPs of depth <= 2, logistic regression,
-1-layer transformers) at a width (48) or activation (silu, gelu) no meta-training task has.
+1-layer transformers; quadratics and Rosenbrock) at a width (48), activation (silu, gelu) or
+dimension (a 30-d quadratic, a 4-d Rosenbrock) no meta-training or meta-test task has.
 Recipes are ranked there; META_TEST is only reported, never tuned to.
 
 `sample_family(name, key, split=...)` draws a family's architecture (everything that sets
@@ -42,6 +43,8 @@ META_TRAIN: tuple[str, ...] = (
   "shakespeare_lstm",
 )
 META_VALID: tuple[str, ...] = (
+  "quadratic_30d_illcond_noisy",
+  "rosenbrock_4d",
   "digits_mlp_48_silu",
   "mnist_subset_mlp_48x48_gelu",
   "mnist_subset_logreg",

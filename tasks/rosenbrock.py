@@ -5,6 +5,7 @@
 started from the classic point (-1.2, 1, -1.2, 1, ...) plus `init_noise` * N(0, I). With
 `noise` > 0 the target moves per batch (x - noise * z replaces x, z ~ N(0, I)).
 `normalize` is log(1 + f) / log(1 + f(start)): 1 at the classic start, 0 at the minimum.
+`RosenbrockFamily` draws members of one dimension with random start noise and target noise.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from tasks.base import GaussianSampler, Task, check_split
+from tasks.base import GaussianSampler, Task, TaskFamily, check_split
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,3 +44,30 @@ class Rosenbrock(Task):
 
   def normalize(self, loss):
     return jnp.log1p(loss) / jnp.log1p(self.value(self.start()))
+
+
+@dataclasses.dataclass(frozen=True)
+class RosenbrockFamily(TaskFamily):
+  """Rosenbrock functions of one dimension; a member draws `init_noise` and `noise` uniformly
+  from their ranges (the valley's shape is fixed: only where it starts and how noisy the
+  gradient is vary)."""
+
+  dim: int = 2
+  init_noise: tuple[float, float] = (0.0, 0.5)
+  noise: tuple[float, float] = (0.0, 0.1)
+  name: str = "rosenbrock"
+
+  def sample(self, key):
+    k_init, k_noise = jax.random.split(key)
+    return {
+      "init_noise": jax.random.uniform(
+        k_init, (), minval=self.init_noise[0], maxval=self.init_noise[1]
+      ),
+      "noise": jax.random.uniform(k_noise, (), minval=self.noise[0], maxval=self.noise[1]),
+    }
+
+  def task(self, cfg):
+    return Rosenbrock(dim=self.dim, name=self.name, **cfg)
+
+  def batches(self, split):
+    return Rosenbrock(dim=self.dim).batches(split)

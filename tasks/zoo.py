@@ -17,7 +17,7 @@ from tasks.base import Task, TaskFamily
 from tasks.language import LSTMLM, LMFamily, TransformerLM
 from tasks.mlp_classifier import MLPClassifier, MLPClassifierFamily
 from tasks.quadratic import Quadratic, QuadraticFamily
-from tasks.rosenbrock import Rosenbrock
+from tasks.rosenbrock import Rosenbrock, RosenbrockFamily
 from tasks.vision import CNNClassifier, MLPAutoencoder
 
 
@@ -44,6 +44,8 @@ _ENTRIES: dict[str, _Entry] = {
   "quadratic_100d_illcond_noisy": _e(Quadratic, 3e-2, dim=100, log10_condition=4.0, noise=0.3),
   "rosenbrock_2d": _e(Rosenbrock, 3e-2, dim=2),
   "rosenbrock_10d": _e(Rosenbrock, 3e-2, dim=10),
+  "quadratic_30d_illcond_noisy": _e(Quadratic, 3e-2, dim=30, log10_condition=3.0, noise=0.3),
+  "rosenbrock_4d": _e(Rosenbrock, 3e-2, dim=4),
   # Image classifiers and an autoencoder.
   "digits_logreg": _e(MLPClassifier, 3e-2, **_DIGITS, hidden=()),
   "digits_mlp_32": _e(MLPClassifier, 1e-2, **_DIGITS, hidden=(32,)),
@@ -82,6 +84,7 @@ _ENTRIES: dict[str, _Entry] = {
 
 _FAMILIES: dict[str, Callable[..., TaskFamily]] = {
   "quadratic": QuadraticFamily,
+  "rosenbrock": RosenbrockFamily,
   "digits_mlp": MLPClassifierFamily,
   "image_mlp": functools.partial(MLPClassifierFamily, name="image_mlp"),
   "char_lm": LMFamily,

@@ -125,3 +125,47 @@ def test_meta_training_signal_is_finite_under_jit_and_vmap():
 
   losses = jax.jit(jax.vmap(loss_after, in_axes=(None, 0)))(theta, jnp.array([10, 100]))
   assert np.all(np.isfinite(losses)) and losses[1] < losses[0] + 1e-6
+
+
+def _reflected_updates(lopt, theta, params, steps=4):
+  """Updates of `steps` steps on random gradients g_t and on the reflected problem (-g_t, -p)."""
+
+  def run(sign):
+    opt = lopt.opt(theta, num_steps=T)
+    p = jax.tree.map(lambda x: sign * x, params)
+    state, out = opt.init(p), []
+    for t in range(steps):
+      key = jax.random.fold_in(jax.random.PRNGKey(3), t)
+      g = jax.tree.map(lambda x, k=key: sign * jax.random.normal(k, x.shape), p)
+      u, state = opt.update(g, state, p)
+      p = optax.apply_updates(p, u)
+      out.append(u)
+    return out
+
+  return run(1.0), run(-1.0)
+
+
+@pytest.mark.parametrize("odd", [True, False])
+def test_odd_residual_makes_the_rule_reflection_equivariant(odd):
+  # Muon and NAdam commute with p -> -p; the odd residual keeps that (update(-g, -p) =
+  # -update(g, p)), a plain MLP residual does not (its bias alone is a constant drift).
+  lopt = learned_opt.get("residual_muon", hidden_sizes=(4,), odd_residual=odd)
+  theta = lopt.init(jax.random.PRNGKey(0))
+  keys = jax.random.split(jax.random.PRNGKey(5), 2)
+  layers = [
+    {k: v + 0.3 * jax.random.normal(key, v.shape) for k, v in layer.items()}
+    for layer, key in zip(theta["layers"], keys, strict=True)
+  ]
+  theta = {**theta, "layers": layers}
+  plain, reflected = _reflected_updates(lopt, theta, _params(jax.random.PRNGKey(1)))
+  gap = max(
+    float(jnp.abs(a + b).max())
+    for u, v in zip(plain, reflected, strict=True)
+    for a, b in zip(jax.tree.leaves(u), jax.tree.leaves(v), strict=True)
+  )
+  assert (gap < 1e-5) if odd else (gap > 1e-3)
+
+
+def test_odd_residual_needs_known_feature_parities():
+  with pytest.raises(ValueError, match="parity"):
+    learned_opt.get("residual_muon", features=("grad", "rms_0.999"), odd_residual=True)
