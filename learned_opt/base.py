@@ -15,10 +15,14 @@ import abc
 import dataclasses
 import difflib
 import inspect
+import math
+import types
+import typing
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 import jax
+import jax.numpy as jnp
 import optax
 
 MetaParams = Any
@@ -76,7 +80,61 @@ def get(architecture: str, **config: Any) -> LearnedOptimizer:
     raise ValueError(
       f"Architecture {architecture!r} has no option {sorted(unknown)}; it takes {sorted(fields)}."
     )
+  hints = typing.get_type_hints(cls)
+  for name, value in config.items():
+    if not _is_a(value, hints[name]):
+      raise ValueError(
+        f"Option {name}={value!r} of architecture {architecture!r} is not {_describe(hints[name])}."
+      )
   return cls(**config)
+
+
+def _is_a(value: Any, hint: Any) -> bool:
+  """Whether `value` (from a config or a JSON record) fits the type annotation `hint`.
+
+  Lists stand for tuples (JSON has no tuples), an int for a float; floats must be finite;
+  a bool is not a number.
+  """
+  origin, args = typing.get_origin(hint), typing.get_args(hint)
+  if hint is Any:
+    return True
+  if origin in (typing.Union, types.UnionType):
+    return any(_is_a(value, a) for a in args)
+  if hint is type(None):
+    return value is None
+  if hint is bool:
+    return isinstance(value, bool)
+  if hint is int:
+    return isinstance(value, int) and not isinstance(value, bool)
+  if hint is float:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+  if hint is str:
+    return isinstance(value, str)
+  if origin is tuple:
+    if not isinstance(value, tuple | list):
+      return False
+    if len(args) == 2 and args[1] is Ellipsis:
+      return all(_is_a(v, args[0]) for v in value)
+    return len(value) == len(args) and all(_is_a(v, a) for v, a in zip(value, args, strict=True))
+  if origin is typing.Literal:
+    return value in args
+  return isinstance(value, origin or hint)
+
+
+def _describe(hint: Any) -> str:
+  """`hint` in words, e.g. "a tuple of int" for `tuple[int, ...]`."""
+  origin, args = typing.get_origin(hint), typing.get_args(hint)
+  if origin in (typing.Union, types.UnionType):
+    return " or ".join(_describe(a) for a in args)
+  if hint is type(None):
+    return "None"
+  if hint is float:
+    return "a finite number"
+  if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+    return f"a tuple of {args[0].__name__}, e.g. {(8, 8) if args[0] is int else ('grad',)}"
+  if origin is typing.Literal:
+    return f"one of {list(args)}"
+  return f"{'an' if hint.__name__[0] in 'aeiou' else 'a'} {hint.__name__}"
 
 
 def rule_options(lopt: LearnedOptimizer, rule: Callable) -> dict[str, Any]:
@@ -98,15 +156,33 @@ def map_tensors(
   `per_tensor` holds, below each leaf of `params`, the state `init_tensor(p)` made. Its
   containers are rebuilt from `init_tensor`'s structure first: wrappers such as
   `flax.nnx.Optimizer` hand tuples back as mappings with the same leaves in the same order.
+
+  Non-finite gradients: `fn` sees `safe_gradient(g)`. A NaN or infinite gradient element
+  is taken as 0 for that element alone (its moments decay, as at a zero gradient), so it
+  cannot spread through a tensor's shared statistics (per-tensor normalization, factored
+  moments, norms) into every other element's update and state. Gradients up to 1e15 in
+  magnitude pass unchanged, bit for bit.
   """
   if params is None:
     raise ValueError("This learned rule reads the parameters: call `update(grads, state, params)`.")
 
   def restructured(g, p, s):
     structure = jax.tree.structure(jax.eval_shape(init_tensor, p))
-    return fn(g, p, jax.tree.unflatten(structure, jax.tree.leaves(s)))
+    return fn(safe_gradient(g), p, jax.tree.unflatten(structure, jax.tree.leaves(s)))
 
   out = jax.tree.map(restructured, grads, params, per_tensor)
   first = jax.tree.map(lambda _, o: o[0], grads, out)
   second = jax.tree.map(lambda _, o: o[1], grads, out)
   return first, second
+
+
+# Larger gradient elements are clipped to this: their squares (1e30) and the sums of squares
+# of tensors up to 3e8 elements stay below float32's 3.4e38, so every statistic of the
+# feature bank stays finite (1e30 squared is inf, and inf normalized is NaN).
+MAX_ABS_GRAD = 1e15
+
+
+def safe_gradient(g: jax.Array) -> jax.Array:
+  """The learned rules' gradient policy: NaN and infinite elements of `g` replaced by 0,
+  the others clipped to +-`MAX_ABS_GRAD` (both elementwise)."""
+  return jnp.where(jnp.isfinite(g), jnp.clip(g, -MAX_ABS_GRAD, MAX_ABS_GRAD), jnp.zeros_like(g))

@@ -8,6 +8,7 @@ import pytest
 
 import baselines
 from learned_opt import features
+from learned_opt.base import safe_gradient
 from learned_opt.features.schedule import STEP_SCALES, init_loss_stats
 
 SHAPES = {"w": (4, 3), "v": (5,)}
@@ -194,3 +195,27 @@ def test_feature_names_and_errors():
     bank.global_inputs(init_loss_stats(), jnp.int32(0), 1.0, None, "rule")
   with pytest.raises(ValueError, match=r"reads the loss"):
     bank.global_inputs(init_loss_stats(), jnp.int32(0), None, 10, "rule")
+
+
+@pytest.mark.parametrize("scale", [0.0, 1e-30, 1e30])
+def test_every_feature_is_finite_for_zero_tiny_and_huge_gradients(scale):
+  """A row and a column of a matrix's gradient (the rest ordinary) and a whole vector's at
+  `scale` (digits MLPs have always-blank pixels: rows of exact zeros), as the rules hand
+  them to the bank (`safe_gradient`: huge ones clipped to 1e15)."""
+  names = features.names()
+  rng = np.random.default_rng(1)
+  shapes = SHAPES
+  params = {k: rng.normal(size=s).astype(np.float32) for k, s in shapes.items()}
+  grads = {k: rng.normal(size=(STEPS, *s)).astype(np.float32) for k, s in shapes.items()}
+  grads["w"][:, 0, :] = scale
+  grads["w"][:, :, 1] = scale
+  grads["v"][:] = scale
+  got = _run(names, params, {k: safe_gradient(g) for k, g in grads.items()})
+  bad = {
+    (name, k, t)
+    for t in range(STEPS)
+    for k in shapes
+    for name, value in zip(names, got[t][k], strict=True)
+    if not np.all(np.isfinite(np.asarray(value)))
+  }
+  assert not bad, sorted(bad)

@@ -120,6 +120,9 @@ class FeatureBank:
     XLA shares each feature between the sums and the rule's network, so it writes every
     feature to memory and reads it back; with it, the features are recomputed inside the
     network's one elementwise pass, and only the statistics (outputs anyway) are stored.
+
+    Every feature is finite for gradients as rules hand them over
+    (`learned_opt.base.safe_gradient`: finite, |g| <= 1e15), zeros and 1e-30s included.
     """
     g, p = g.astype(jnp.float32), p.astype(jnp.float32)
     new = tuple(s.update(x, g, p, count, glob) for s, x in zip(self.stats, stats, strict=True))

@@ -8,7 +8,9 @@ row and column EMAs at 0.999 of the squared gradient (plus 1e-30),
 
 which costs `rows + cols` floats instead of `rows * cols`. Vectors and scalars keep the full
 EMA. Features: `adafactor_row` = sqrt(r) and `adafactor_col` = sqrt(c), broadcast over the
-tensor; `adafactor` = g / sqrt(v̂); `adafactor_momentum_b` = m_b / sqrt(v̂). These are the
+tensor; `adafactor` = g / sqrt(v̂); `adafactor_momentum_b` = m_b / sqrt(v̂), computed as
+rsqrt(r_i) rsqrt(c_j) sqrt(mean(r) (1 - b^t)) so that rows and columns of zero gradients
+stay finite (r_i c_j would underflow). These are the
 inputs of the AdafacMLP of Metz et al., Practical tradeoffs between memory, compute, and
 performance in learned optimizers, arXiv:2203.11860.
 """
@@ -61,8 +63,11 @@ def inverse_sqrt_v_hat(x: Inputs) -> jax.Array:
   if len(state) == 1:
     return jax.lax.rsqrt(state[0] / correction)
   r, c = state
-  v_hat = r[:, None] * c[None, :] / jnp.mean(r) / correction
-  return jax.lax.rsqrt(v_hat).reshape(x.g.shape)
+  # rsqrt(r c^T / mean(r) / correction), factor by factor: the product r_i c_j of two
+  # all-zero rows' and columns' factors (each ~1e-33, from EPS) underflows to 0 in float32,
+  # and rsqrt(0) * 0 is NaN; each factor's rsqrt stays finite.
+  scale = jnp.sqrt(jnp.mean(r) * correction)
+  return (jax.lax.rsqrt(r)[:, None] * (jax.lax.rsqrt(c) * scale)[None, :]).reshape(x.g.shape)
 
 
 def _momentum_feature(decay: float) -> Feature:
