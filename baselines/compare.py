@@ -15,12 +15,14 @@ from ml_collections import config_flags
 
 import cli
 from baselines.suite import compare
+from baselines.suite.cells import CONFIG_KEYS
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Suite config (configs/suite_*.py).")
 
 
 def main(argv: list[str]) -> None:
   cli.start(argv, _CONFIG, example="--config=configs/suite_smoke.py")
+  cli.check_kind(_CONFIG.value, _CONFIG, CONFIG_KEYS, example="configs/suite_smoke.py")
   summary = compare.compare(_CONFIG.value)
   outdir = os.path.abspath(_CONFIG.value.outdir)
   print()

@@ -11,7 +11,8 @@ The population is one leading array axis of a `Population` (members, or pairs: e
 [pairs, 2, ...]), which `meta_train.sharding` splits over devices. Metrics always include
 `meta_loss`, `num_nonfinite`, `num_resets` and `inner_steps`. A member (or pair) whose
 losses or parameters turn non-finite contributes nothing, is counted in `num_nonfinite`,
-and restarts at its next truncation.
+and restarts at its next truncation; `meta_loss` is the mean over the finite ones, and NaN
+when none is finite (a population that diverged whole is never logged as a loss of 0).
 
 Antithetic ES (`AntitheticES`). Each pair runs two inner trainings from the same task,
 initialization and batches, one with theta + eps, one with theta - eps, and
@@ -141,12 +142,16 @@ class PopulationEstimator(Estimator):
 def masked_mean_metrics(
   grads: Any, losses: jax.Array, finite: jax.Array, resets: jax.Array, inner_steps: int
 ) -> tuple[Any, Metrics]:
-  """Averages per-member gradients and losses over the finite members; counts the rest."""
+  """Averages per-member gradients and losses over the finite members; counts the rest.
+
+  With no finite member the gradient is 0 and the meta-loss NaN (unknown, not 0).
+  """
   num_finite = jnp.sum(finite)
   denom = jnp.maximum(num_finite, 1)
   grad = jax.tree.map(lambda g: jnp.sum(g, axis=0) / denom, grads)
+  mean_loss = jnp.sum(jnp.where(finite, losses, 0.0)) / denom
   metrics = {
-    "meta_loss": jnp.sum(jnp.where(finite, losses, 0.0)) / denom,
+    "meta_loss": jnp.where(num_finite > 0, mean_loss, jnp.nan),
     "num_nonfinite": finite.size - num_finite,
     "num_resets": jnp.sum(resets),
     "inner_steps": jnp.asarray(inner_steps),

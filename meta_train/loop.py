@@ -8,12 +8,16 @@
   `summarize(step, state, history, seconds)` in `workdir/metrics.jsonl` and the same scalars
   in TensorBoard (`workdir/tb/`, tensorboardX: no TensorFlow); `history` is the list of
   the metrics of every step since the previous line, `seconds` the time they took;
-- a checkpoint every `checkpoint_every` steps and at the end (`workdir.Checkpoints`);
+- a checkpoint every `checkpoint_every` steps and at the end (`workdir.Checkpoints`); the
+  final one is read back before `run` returns, and written again if it cannot be read;
 - SIGTERM: the step under way finishes, the state is checkpointed, and the run returns;
 - `max_wall_minutes`: the same, once that much time has passed.
 
 On resume, metrics lines of steps after the restored one (written by a run killed between
-two checkpoints, about to be recomputed) are dropped, so each step appears once.
+two checkpoints, about to be recomputed) are dropped, so each step appears once. A line that
+is not JSON (a run killed while writing it: a torn last line) is dropped with a warning,
+so it never blocks a resume. Non-finite values are written as JSON's NaN / Infinity (a task
+family whose every member diverged logs `meta_loss` NaN, not a number that reads as solved).
 """
 
 from __future__ import annotations
@@ -46,11 +50,23 @@ class MetricsWriter:
     self.path = os.path.join(workdir, METRICS_FILE)
     if os.path.exists(self.path):
       with open(self.path) as f:
-        kept = [line for line in f if line.strip() and json.loads(line)["step"] <= resume_step]
+        kept = [line for i, line in enumerate(f, 1) if self._step(line, i) <= resume_step]
       with open(self.path, "w") as f:
         f.writelines(kept)
     self._file = open(self.path, "a")
     self._tb = SummaryWriter(logdir=os.path.join(workdir, TB_DIR))
+
+  def _step(self, line: str, number: int) -> float:
+    """The step of one line of an existing file; inf (dropped) for a line that is not a
+    metrics record, with a warning unless it is blank."""
+    try:
+      return int(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+      if line.strip():
+        logging.warning(
+          "Dropping line %d of %s, not a metrics record: %.80r", number, self.path, line
+        )
+      return float("inf")
 
   def write(self, step: int, metrics: Mapping[str, float]) -> None:
     values = {k: float(np.asarray(v)) for k, v in metrics.items()}
@@ -124,6 +140,7 @@ def run(
         break
     if checkpoints.latest_step() != int(state.step):
       checkpoints.save(state, record, config)
+    checkpoints.ensure_readable(state, record, config)
     if terminated:
       echo(f"SIGTERM: checkpointed step {int(state.step)} in {workdir}; rerun to resume.")
   finally:

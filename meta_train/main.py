@@ -16,12 +16,18 @@
    SIGTERM checkpoints and exits, `max_wall_minutes`.
 
 The workdir gets `checkpoints/<step>/` (theta, the learned optimizer's record, the whole
-`MetaState`, the config; `meta_train.workdir`), `metrics.jsonl` and `tb/`. Rerunning with the
-same workdir resumes from its newest checkpoint and, on CPU, ends with bitwise the same theta
-as an uninterrupted run. Bad input (an unknown config key, task, architecture or estimator,
-an unwritable workdir, a workdir holding another learned optimizer's checkpoints) prints one
-message and exits with status 2, touching nothing in the workdir. `meta_train.demo` runs
-the same set-up and loop (`setup`, `meta_train`).
+`MetaState`, the config; `meta_train.workdir`), `metrics.jsonl`, `tb/` and, while the run
+lasts, `lock`. Rerunning with the same workdir resumes from its newest readable checkpoint
+and, on CPU, ends with bitwise the same theta as an uninterrupted run; an unreadable step is
+set aside as `<step>.corrupt-<n>` with a warning, and the final checkpoint is read back
+before the run reports success. Resuming with a changed config is allowed (e.g. more
+`num_steps`, another learning rate) and stated: the resume line lists every changed value.
+Bad input (a missing or broken config file or one of another program, an unknown config
+key, task, architecture or estimator, a wrongly typed rule option, a value out of range
+(`VALUE_RULES`), an unwritable workdir or one in use by another process, a workdir holding
+another learned optimizer's checkpoints) prints one message and exits with status 2,
+touching nothing in the workdir. `meta_train.demo` runs the same set-up and loop (`setup`,
+`meta_train`).
 """
 
 from __future__ import annotations
@@ -243,6 +249,28 @@ def build_evaluator(lopt: LearnedOptimizer, config: ml_collections.ConfigDict) -
 # 5. Set-up: everything that can reject bad input runs before anything is written.
 # ---------------------------------------------------------------------------------------
 
+# The top-level keys of a meta-training config, and the ranges of its values (keys a config
+# does not have are not checked). `eval.every` 0 turns evaluation off; `max_wall_minutes`
+# 0 or None means no limit.
+CONFIG_KEYS = ("lopt", "tasks", "estimator", "meta_opt", "num_steps")
+VALUE_RULES = {
+  "num_steps": cli.COUNT,
+  "log_every": cli.COUNT,
+  "checkpoint_every": cli.COUNT,
+  "max_to_keep": cli.COUNT,
+  "max_wall_minutes": cli.LIMIT_OR_OFF,
+  "meta_opt.learning_rate": cli.POSITIVE,
+  "meta_opt.clip_norm": cli.POSITIVE,
+  "estimator.std": cli.POSITIVE,
+  "estimator.num_pairs": cli.COUNT,
+  "estimator.num_members": cli.COUNT,
+  "estimator.trunc_length": cli.COUNT,
+  "estimator.growth_calls": cli.COUNT,
+  "estimator.loss_clip": cli.POSITIVE,
+  "eval.every": cli.COUNT_OR_OFF,
+  "eval.num_steps": cli.COUNT,
+}
+
 
 @dataclasses.dataclass
 class MetaTrainingRun:
@@ -259,17 +287,23 @@ class MetaTrainingRun:
 
 def setup(config: ml_collections.ConfigDict, workdir: str) -> MetaTrainingRun:
   """Builds the run and opens its workdir; raises `ValueError` on bad input."""
+  cli.check_config(config, VALUE_RULES)
   trainer = build_trainer(config)
   evaluator = build_evaluator(trainer.lopt, config)
   workdir = workdir_lib.prepare(workdir)
   checkpoints = workdir_lib.Checkpoints(workdir, max_to_keep=config.max_to_keep)
   lopt_record = learned_opt.record(trainer.lopt)
   key = jax.random.PRNGKey(config.seed)
-  state = checkpoints.restore(jax.eval_shape(trainer.init, key), lopt_record)
-  if state is None:
+  try:
+    restored = checkpoints.restore(jax.eval_shape(trainer.init, key), lopt_record)
+  except BaseException:
+    checkpoints.close()
+    raise
+  if restored is None:
     state = trainer.init(key)
   else:
-    tqdm.write(f"Resuming from step {int(state.step)} in {workdir}.")
+    state = restored.state
+    tqdm.write(workdir_lib.resume_line(state.step, workdir, restored.config, config.to_dict()))
   state = trainer.place(state)
   return MetaTrainingRun(config, trainer, evaluator, workdir, checkpoints, lopt_record, state)
 
@@ -324,6 +358,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> MetaState:
 def main(argv: list[str], config_flag: flags.FlagHolder, workdir_flag: flags.FlagHolder) -> None:
   cli.start(argv, config_flag, workdir_flag)
   config = config_flag.value
+  cli.check_kind(config, config_flag, CONFIG_KEYS, example="configs/quickstart.py")
   if config.get("distributed", False):
     jax.distributed.initialize()  # multi-host: every process runs this same command
   try:

@@ -30,6 +30,9 @@ Factories with a training-horizon argument (`num_steps`: schedules) get the suit
 A finished cell is one file `cells/<task>/<optimizer>.jsonl` (written whole, then renamed),
 one JSON record per run; rerunning skips cells whose file exists. A cell that raises is
 recorded as one record with `error` and reported, not retried (delete its file to retry).
+An output directory that is a file, a `config.json` that is not the suite's JSON, or a cell
+file that is not whole JSON records (damaged after it was written) is bad input: one
+message naming the file, before anything is written.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ import numpy as np
 import optax
 
 import baselines
+import cli
 import learned_opt
 import tasks
 from baselines.registry import LogRange
@@ -66,6 +70,17 @@ LEARNED_LR_GRID = LogRange(1e-2, 1e2)
 MIN_SEEDS = 3
 # Config values that change what a run computes: an output directory keeps one protocol.
 PROTOCOL_KEYS = ("num_steps", "num_evals", "eval_batches", "num_seeds", "rerun_seed_offset", "tune")
+# The top-level keys of a suite config, and the ranges of its values.
+CONFIG_KEYS = ("tasks", "optimizers", "outdir", "num_steps", "num_evals")
+VALUE_RULES = {
+  "num_steps": cli.COUNT,
+  "num_evals": cli.COUNT,
+  "eval_batches": cli.COUNT,
+  "num_seeds": cli.COUNT,
+  "rerun_seed_offset": cli.COUNT,
+  "tune.grid_points": cli.COUNT,
+  "r_max": cli.POSITIVE,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +111,7 @@ class Suite:
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict) -> Suite:
     """Checks the config, task names, optimizer names and checkpoints; writes nothing."""
+    cli.check_config(config, VALUE_RULES)
     if config.num_seeds < MIN_SEEDS:
       raise ValueError(f"num_seeds={config.num_seeds}: medians and IQRs need at least 3 seeds.")
     if config.rerun_seed_offset < config.num_seeds:
@@ -160,11 +176,14 @@ class Suite:
     return {k: _jsonable(self.config[k]) for k in PROTOCOL_KEYS}
 
   def check_outdir(self) -> None:
-    """Refuses an output directory written with another protocol, or not writable."""
+    """Refuses an output directory that is a file, is not writable, was written with another
+    protocol, or holds a damaged `config.json` or cell file."""
+    if os.path.exists(self.outdir) and not os.path.isdir(self.outdir):
+      raise ValueError(f"config.outdir {self.outdir} is a file, not a directory.")
     path = os.path.join(self.outdir, "config.json")
     if os.path.exists(path):
-      with open(path) as f:
-        stored = json.load(f).get("protocol")
+      stored = _read_json(path, "delete it (or the whole outdir) to start this suite afresh")
+      stored = stored.get("protocol") if isinstance(stored, dict) else stored
       if stored != self.protocol_json():
         raise ValueError(
           f"{self.outdir} holds a comparison run with protocol {stored}, not "
@@ -173,8 +192,15 @@ class Suite:
     parent = self.outdir
     while not os.path.exists(parent):
       parent = os.path.dirname(parent)
-    if not os.access(parent, os.W_OK):
-      raise ValueError(f"Cannot write to {self.outdir} ({parent} is not writable).")
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+      raise ValueError(f"Cannot write to {self.outdir} ({parent} is not a writable directory).")
+    for task_name, opt in self.cells():
+      cell = self.cell_path(task_name, opt.label)
+      if os.path.exists(cell):
+        with open(cell) as f:
+          lines = f.read().splitlines()
+        for i, line in enumerate(lines, 1):
+          _read_json(cell, "delete it to rerun that cell", text=line, line=i)
 
   def cell_path(self, task_name: str, label: str) -> str:
     return os.path.join(self.outdir, "cells", task_name, re.sub(r"[^\w.@-]", "_", label) + ".jsonl")
@@ -312,7 +338,7 @@ def baseline(name: str, config: ml_collections.ConfigDict, tuned: bool = True) -
     settings=tuple(settings),
     roles=tuple(roles),
     make_opt=lambda setting: baselines.get(name, **fixed, **setting),
-    extra_args=tuple(n for n in entry.needs if n in ("value", "value_fn", "key")),
+    extra_args=tasks.training.extra_args_of(entry.needs),
     log_dims=log_dims,
   )
 
@@ -379,6 +405,19 @@ def _jsonable(x: Any) -> Any:
   if isinstance(x, list | tuple):
     return [_jsonable(v) for v in x]
   return x
+
+
+def _read_json(path: str, remedy: str, text: str | None = None, line: int | None = None) -> Any:
+  """The JSON value in the file `path` (or its `line`-th line, `text`); a `ValueError` naming
+  the file, what is wrong and `remedy` when it is not JSON."""
+  try:
+    if text is None:
+      with open(path) as f:
+        text = f.read()
+    return json.loads(text)
+  except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    where = f"{path}, line {line}" if line else path
+    raise ValueError(f"{where} is damaged ({e}); {remedy}.") from None
 
 
 def _write_atomic(path: str, text: str) -> None:

@@ -23,6 +23,7 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for trajectories, che
 
 def main(argv: list[str]) -> None:
   cli.start(argv, _CONFIG, _WORKDIR)
+  cli.check_kind(_CONFIG.value, _CONFIG, train.CONFIG_KEYS, example="configs/nino.py")
   try:
     run = train.setup(_CONFIG.value, _WORKDIR.value)
   except ValueError as e:

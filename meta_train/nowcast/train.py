@@ -13,10 +13,11 @@ loop). `python -m meta_train.nowcast` is its command line (`meta_train/nowcast/_
    The loop is meta-training's (`meta_train.loop`: progress bar, metrics, checkpoint
    cadence, SIGTERM).
 
-Rerunning with the same workdir resumes from its newest checkpoint and ends with bitwise the
-same theta as an uninterrupted run. Bad input (unknown task, a task without a neural graph,
-an unknown config key, another run's workdir) prints one message and exits with status 2
-before anything is written.
+Rerunning with the same workdir resumes from its newest readable checkpoint (unreadable
+steps are set aside, `meta_train.workdir`) and ends with bitwise the same theta as an
+uninterrupted run. Bad input (unknown task, a task without a neural graph, an unknown config
+key, a value out of range (`VALUE_RULES`), another run's workdir or one in use) prints one
+message and exits with status 2 before anything is written.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import numpy as np
 import optax
 from tqdm import tqdm
 
+import cli
 import learned_opt
 import tasks
 from learned_opt import neural_graph, nino
@@ -73,11 +75,15 @@ def _num_heads(task_name: str) -> int | None:
 
 
 def _graph(task_name: str) -> neural_graph.NeuralGraph:
+  """The task's neural graph, which must cover every parameter tensor (the nowcaster learns
+  from whole trajectories)."""
   abstract = jax.eval_shape(tasks.get(task_name).init, jax.random.PRNGKey(0))
-  try:
-    return neural_graph.infer(abstract, num_heads=_num_heads(task_name))
-  except neural_graph.NeuralGraphError as e:
-    raise ValueError(f"task {task_name!r} has no neural graph: {e}") from None
+  graph = neural_graph.infer(abstract, num_heads=_num_heads(task_name))
+  if graph.left_out:
+    raise ValueError(
+      f"task {task_name!r} has no neural graph for all its tensors: {neural_graph.summary(graph)}"
+    )
+  return graph
 
 
 def lopt_of(config: ml_collections.ConfigDict) -> nino.Nino:
@@ -106,8 +112,32 @@ def optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation
   )
 
 
+# The top-level keys of a nowcaster config, and the ranges of its values.
+CONFIG_KEYS = ("trajectories", "nowcaster", "train")
+VALUE_RULES = {
+  "log_every": cli.COUNT,
+  "checkpoint_every": cli.COUNT,
+  "max_to_keep": cli.COUNT,
+  "trajectories.seeds": cli.COUNT,
+  "trajectories.num_steps": cli.COUNT,
+  "trajectories.spacing": cli.COUNT,
+  "trajectories.learning_rate": (
+    "a number > 0, or 0 (each task's tasks.adam_lr)",
+    lambda v: cli.POSITIVE[1](v) or v == 0,
+  ),
+  "nowcaster.base_learning_rate": cli.POSITIVE,
+  "train.num_steps": cli.COUNT,
+  "train.batch_size": cli.COUNT,
+  "train.learning_rate": cli.POSITIVE,
+  "train.grad_clip": cli.POSITIVE,
+  "train.max_ahead": cli.COUNT,
+  "eval.batch_size": cli.COUNT,
+}
+
+
 def setup(config: ml_collections.ConfigDict, workdir: str) -> NowcasterRun:
   """Checks the config and the workdir, then opens it; raises `ValueError` on bad input."""
+  cli.check_config(config, VALUE_RULES)
   lopt = lopt_of(config)
   t = config.trajectories
   if not t.tasks:
@@ -130,11 +160,16 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> NowcasterRun:
   checkpoints = workdir_lib.Checkpoints(workdir, max_to_keep=config.max_to_keep)
   record = learned_opt.record(lopt)
   init = lambda: init_state(config, lopt)
-  state = checkpoints.restore(jax.eval_shape(init), record)
-  if state is None:
+  try:
+    restored = checkpoints.restore(jax.eval_shape(init), record)
+  except BaseException:
+    checkpoints.close()
+    raise
+  if restored is None:
     state = init()
   else:
-    tqdm.write(f"Resuming from step {int(state.step)} in {workdir}.")
+    state = restored.state
+    tqdm.write(workdir_lib.resume_line(state.step, workdir, restored.config, config.to_dict()))
   return NowcasterRun(config, lopt, workdir, spec, graphs, checkpoints, record, state)
 
 
