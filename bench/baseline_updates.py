@@ -10,8 +10,10 @@ per parameter (`baselines.state_bytes`, real dtypes: int8 / fp8 count 1 byte) an
 time of one jitted `update` + `apply_updates` relative to Adam's (ratios are what to compare
 across machines). Extra args come from a fixed quadratic loss: `value` is a constant, a
 `value_fn` method pays for its extra loss/gradient evaluations (marked `+f` in the table),
-`key` is a fixed key. Rows above `--flag` (default 1.5x, the target for elementwise rules)
-are named at the end.
+`key` is a fixed key; an `output_fn` method (Gauss-Newton family, marked `+o`) gets the
+layers applied (tanh) to 16 fixed random inputs, the first 4 units of the last layer as its
+outputs (m = 64), and half their squared norm as `loss_of_outputs`. Rows above `--flag`
+(default 1.5x, the target for elementwise rules) are named at the end.
 """
 
 from __future__ import annotations
@@ -50,8 +52,21 @@ def _loss(params) -> jax.Array:
   return 0.5 * sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(params))
 
 
+_INPUTS = jax.random.normal(jax.random.PRNGKey(2), (16, 1))
+
+
+def _outputs(params) -> jax.Array:
+  x = jnp.broadcast_to(_INPUTS, (16, params["layer0"]["w"].shape[0]))
+  for i in range(len(params)):
+    x = jnp.tanh(x @ params[f"layer{i}"]["w"] + params[f"layer{i}"]["b"])
+  return x[:, :4]
+
+
 def _extra_args(needs, params, key) -> dict:
   args = {}
+  if "output_fn" in needs:
+    args["output_fn"] = _outputs
+    args["loss_of_outputs"] = lambda z: 0.5 * jnp.sum(jnp.square(z))
   if "value" in needs:
     args["value"] = jnp.float32(1.0)
   if "value_fn" in needs:
@@ -124,7 +139,9 @@ def main(argv=None):
   slow = []
   for e in entries:
     ids = ",".join(e.ids)
-    name = e.name + (" +f" if "value_fn" in e.needs else "")
+    name = (
+      e.name + (" +f" if "value_fn" in e.needs else "") + (" +o" if "output_fn" in e.needs else "")
+    )
     try:
       opt = baselines.get(e.name)
       per_param = baselines.state_bytes(opt, params) / num_params

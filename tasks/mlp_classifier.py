@@ -4,7 +4,9 @@ Layers are `dense_0 ... dense_{L-1}` then `out` (no hidden layer: logistic regre
 weights start from a LeCun-normal initialization multiplied by `init_scale`, biases at zero.
 Images are read at `resolution` (None: the dataset's own) and flattened. The loss is the
 mean softmax cross-entropy of a batch; `normalize` divides it by log(num_classes), the loss
-of the uniform prediction, and clips at 1.5.
+of the uniform prediction, and clips at 1.5. The loss is `loss_of_outputs(outputs(...))`:
+the logits and the cross-entropy of those logits, the pair the Gauss-Newton baselines take
+as the extra args `output_fn` / `loss_of_outputs` (`tasks.training`).
 """
 
 from __future__ import annotations
@@ -91,10 +93,17 @@ class MLPClassifier(Task):
       x = act(x @ layer["w"] + layer["b"])
     return x @ params["out"]["w"] + params["out"]["b"]
 
+  def outputs(self, params, batch):
+    """The model's outputs on `batch`: the logits [batch, classes]."""
+    return self.logits(params, batch["x"])
+
+  def loss_of_outputs(self, outputs, batch):
+    """The loss as a function of the logits: mean softmax cross-entropy."""
+    return optax.softmax_cross_entropy_with_integer_labels(outputs, batch["y"]).mean()
+
   def loss(self, params, key, batch):
     del key
-    logits = self.logits(params, batch["x"])
-    return optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"]).mean()
+    return self.loss_of_outputs(self.outputs(params, batch), batch)
 
   def accuracy(self, params, batch):
     return jnp.mean(jnp.argmax(self.logits(params, batch["x"]), -1) == batch["y"])

@@ -50,6 +50,13 @@ class Reparameterized(Task):
   def loss(self, params, key, batch):
     return self.task.loss(self.to_model(params), key, batch)
 
+  def outputs(self, params, batch):
+    """The wrapped task's outputs (tasks with outputs only), in model coordinates."""
+    return self.task.outputs(self.to_model(params), batch)
+
+  def loss_of_outputs(self, outputs, batch):
+    return self.task.loss_of_outputs(outputs, batch)
+
   def batches(self, split):
     return self.task.batches(split)
 

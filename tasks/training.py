@@ -3,7 +3,10 @@
 Used by the demo, meta-training's evaluation and the comparison suite to run baselines and
 learned optimizers the same way. The optimizer receives the extra args it asks for in the
 project's vocabulary (`value`: the loss at the current parameters; `value_fn`: params ->
-loss on the current batch; `key`: a fresh PRNG key per step); `training_run` passes `value`.
+loss on the current batch; `key`: a fresh PRNG key per step; `output_fn`: params -> the
+model's outputs on the current batch, with `loss_of_outputs`: outputs -> the loss, so that
+loss = loss_of_outputs(output_fn(params)), for tasks with outputs (`has_outputs`:
+classifiers and autoencoders); `training_run` passes `value` unless told otherwise.
 
 `training_run` returns the training curve and final validation and test losses;
 `curve_run` (the comparison suite's run) also evaluates the validation split at
@@ -23,9 +26,9 @@ import optax
 from tasks.base import SPLITS, Task
 from tasks.mlp_classifier import MLPClassifier
 from tasks.reparam import Reparameterized
-from tasks.vision import CNNClassifier
+from tasks.vision import CNNClassifier, MLPAutoencoder
 
-EXTRA_ARGS: tuple[str, ...] = ("value", "value_fn", "key")
+EXTRA_ARGS: tuple[str, ...] = ("value", "value_fn", "key", "output_fn", "loss_of_outputs")
 
 
 def has_accuracy(task: Task) -> bool:
@@ -35,13 +38,27 @@ def has_accuracy(task: Task) -> bool:
   return isinstance(task, MLPClassifier | CNNClassifier)
 
 
+def has_outputs(task: Task) -> bool:
+  """Whether `task` exposes `outputs(params, batch)` and `loss_of_outputs(outputs, batch)`
+  (loss = loss_of_outputs(outputs)): the classifiers and the autoencoder."""
+  if isinstance(task, Reparameterized):
+    return has_outputs(task.task)
+  return isinstance(task, MLPClassifier | CNNClassifier | MLPAutoencoder)
+
+
 def step_fn(task: Task, opt, sampler, extra_args: Sequence[str]):
   """One training step `((params, state), key) -> ((params, state), loss)` for `lax.scan`:
   a batch from `sampler`, the loss and its gradient, `opt.update` given the `extra_args`
-  it needs (of "value", "value_fn", "key"), the update applied."""
+  it needs (of `EXTRA_ARGS`), the update applied."""
   unknown = set(extra_args) - set(EXTRA_ARGS)
   if unknown:
     raise ValueError(f"Unknown extra args {sorted(unknown)}; expected some of {EXTRA_ARGS}.")
+  wants_outputs = {"output_fn", "loss_of_outputs"} & set(extra_args)
+  if wants_outputs and not has_outputs(task):
+    raise ValueError(
+      f"Task {task.name!r} does not expose its outputs, which the optimizer needs "
+      f"({', '.join(sorted(wants_outputs))}); tasks with outputs: classifiers and autoencoders."
+    )
 
   def step(carry, k):
     p, s = carry
@@ -50,6 +67,9 @@ def step_fn(task: Task, opt, sampler, extra_args: Sequence[str]):
     value_fn = lambda q: task.loss(q, k_loss, batch)
     loss, grads = jax.value_and_grad(value_fn)(p)
     available = {"value": loss, "value_fn": value_fn, "key": jax.random.fold_in(k, 1)}
+    if wants_outputs:
+      available["output_fn"] = lambda q: task.outputs(q, batch)
+      available["loss_of_outputs"] = lambda z: task.loss_of_outputs(z, batch)
     updates, s = opt.update(grads, s, p, **{a: available[a] for a in extra_args})
     return (optax.apply_updates(p, updates), s), loss
 
@@ -77,6 +97,7 @@ def training_run(
   *,
   num_steps: int,
   eval_batches: int = 8,
+  extra_args: Sequence[str] = ("value",),
 ) -> dict[str, jax.Array]:
   """The pure function `train` jits: trains from `task.init(key)`, then evaluates.
 
@@ -86,7 +107,7 @@ def training_run(
   opt = optax.with_extra_args_support(optimizer)
   k_init, k_steps, k_eval = jax.random.split(key, 3)
   params = task.init(k_init)
-  step = step_fn(task, opt, samplers["train"], ("value",))
+  step = step_fn(task, opt, samplers["train"], extra_args)
   (params, _), losses = jax.lax.scan(
     step, (params, opt.init(params)), jax.random.split(k_steps, num_steps)
   )
@@ -159,8 +180,11 @@ def train(
   num_steps: int,
   seed: int = 0,
   eval_batches: int = 8,
+  extra_args: Sequence[str] = ("value",),
 ) -> dict[str, np.ndarray]:
-  """Trains `task` from `task.init` for `num_steps` steps of `optimizer`.
+  """Trains `task` from `task.init` for `num_steps` steps of `optimizer`, which gets the
+  `extra_args` it names (of `EXTRA_ARGS`; a registry entry's are
+  `tasks.training.extra_args_of(entry.needs)`).
 
   The run compiles once per (task, optimizer, num_steps, eval_batches): further seeds reuse
   the program (the task and the optimizer are static arguments of one jitted function, so
@@ -175,7 +199,13 @@ def train(
   """
   samplers = {split: task.batches(split) for split in SPLITS}
   key = jax.random.PRNGKey(seed)
-  static = dict(task=task, optimizer=optimizer, num_steps=num_steps, eval_batches=eval_batches)
+  static = dict(
+    task=task,
+    optimizer=optimizer,
+    num_steps=num_steps,
+    eval_batches=eval_batches,
+    extra_args=tuple(extra_args),
+  )
   try:
     hash((task, optimizer))
   except TypeError:
@@ -185,12 +215,25 @@ def train(
   return {k: np.asarray(v) for k, v in out.items()}
 
 
-def _training_run(samplers, key, *, task, optimizer, num_steps, eval_batches):
+def _training_run(samplers, key, *, task, optimizer, num_steps, eval_batches, extra_args):
   return training_run(
-    task, optimizer, samplers, key, num_steps=num_steps, eval_batches=eval_batches
+    task,
+    optimizer,
+    samplers,
+    key,
+    num_steps=num_steps,
+    eval_batches=eval_batches,
+    extra_args=extra_args,
   )
 
 
 _jitted_training_run = jax.jit(
-  _training_run, static_argnames=("task", "optimizer", "num_steps", "eval_batches")
+  _training_run,
+  static_argnames=("task", "optimizer", "num_steps", "eval_batches", "extra_args"),
 )
+
+
+def extra_args_of(needs: Sequence[str]) -> tuple[str, ...]:
+  """The extra args `step_fn` passes for a registry entry's `needs` (`grad`, `devices` are
+  not extra args)."""
+  return tuple(n for n in needs if n in EXTRA_ARGS)

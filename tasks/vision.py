@@ -8,6 +8,10 @@ Autoencoder: encoder widths `hidden`, then the mirrored decoder back to the flat
 with a sigmoid output. Loss: the mean squared error per pixel; `normalize` divides it by the
 loss of the best constant image (the per-pixel training mean), so 1 means "learned the mean
 image" and values near 0 a good reconstruction; clipped at 1.5.
+
+Both expose their outputs (logits; reconstructions) and the loss of those outputs
+(`outputs`, `loss_of_outputs`: loss = loss_of_outputs(outputs)) for the Gauss-Newton
+baselines' extra args.
 """
 
 from __future__ import annotations
@@ -69,10 +73,17 @@ class CNNClassifier(Task):
     x = jnp.mean(x, axis=(1, 2))
     return x @ params["out"]["w"] + params["out"]["b"]
 
+  def outputs(self, params, batch):
+    """The model's outputs on `batch`: the logits [batch, classes]."""
+    return self.logits(params, batch["x"])
+
+  def loss_of_outputs(self, outputs, batch):
+    """The loss as a function of the logits: mean softmax cross-entropy."""
+    return optax.softmax_cross_entropy_with_integer_labels(outputs, batch["y"]).mean()
+
   def loss(self, params, key, batch):
     del key
-    logits = self.logits(params, batch["x"])
-    return optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"]).mean()
+    return self.loss_of_outputs(self.outputs(params, batch), batch)
 
   def accuracy(self, params, batch):
     return jnp.mean(jnp.argmax(self.logits(params, batch["x"]), -1) == batch["y"])
@@ -125,9 +136,17 @@ class MLPAutoencoder(Task):
       x = act(x) if i < num - 1 else jax.nn.sigmoid(x)
     return x
 
+  def outputs(self, params, batch):
+    """The model's outputs on `batch`: the reconstructions [batch, pixels]."""
+    return self.reconstruct(params, batch["x"])
+
+  def loss_of_outputs(self, outputs, batch):
+    """The loss as a function of the reconstructions: mean squared error per pixel."""
+    return jnp.mean((outputs - batch["x"]) ** 2)
+
   def loss(self, params, key, batch):
     del key
-    return jnp.mean((self.reconstruct(params, batch["x"]) - batch["x"]) ** 2)
+    return self.loss_of_outputs(self.outputs(params, batch), batch)
 
   def batches(self, split):
     return _sampler(self.dataset, split, self.batch_size, self.resolution)

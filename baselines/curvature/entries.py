@@ -10,27 +10,24 @@ from __future__ import annotations
 
 from baselines.curvature._adafisher import adafisher
 from baselines.curvature._adahessian import adahessian
+from baselines.curvature._egn import egn
 from baselines.curvature._fosi import fosi
 from baselines.curvature._grad_reg_newton import grad_reg_newton
 from baselines.curvature._harpg import harpg, n_pg_igt
 from baselines.curvature._iterative_newton import iterative_newton
 from baselines.curvature._ivon import ivon
 from baselines.curvature._kfac import kfac
+from baselines.curvature._levenberg_marquardt import levenberg_marquardt
 from baselines.curvature._mfac import mfac
 from baselines.curvature._mkor import mkor, mkor_h
 from baselines.curvature._oasis import oasis
 from baselines.curvature._optax_second_order import hutchinson_newton, lbfgs, sophia
+from baselines.curvature._sgn import sgn
 from baselines.curvature._slq_momentum import slq_momentum
 from baselines.registry import Choice, Entry, LogRange, register
 
 _HVP = ("grad", "value_fn", "key")
-_GN_REASON = (
-  "needs the network's outputs separately from the loss (per-example Jacobian J of the "
-  "outputs and the loss Hessian with respect to the outputs, or the residual vector r), "
-  "to form {what}; the project's extra args give only the scalar batch loss params -> "
-  "loss, from which the Gauss-Newton matrix cannot be separated from the full Hessian. "
-  "A `residual_fn`/`output_fn` extra arg would make it expressible"
-)
+_GN = ("output_fn", "loss_of_outputs")
 
 
 # --------------------------------------------------------------------------------------------
@@ -399,6 +396,85 @@ register(
 
 
 # --------------------------------------------------------------------------------------------
+# Gauss-Newton family (T3-09 to T3-11): the model's outputs and the loss of those outputs come
+# as the extra args `output_fn` and `loss_of_outputs` (`baselines.curvature.gauss_newton`).
+# --------------------------------------------------------------------------------------------
+
+register(
+  Entry(
+    name="egn",
+    factory=egn,
+    defaults={"learning_rate": 1.0, "damping": 1.0, "momentum": 0.0},
+    search_space={
+      "learning_rate": LogRange(1e-2, 1.0),
+      "damping": LogRange(1e-3, 10.0),
+      "momentum": Choice((0.0, 0.9)),
+    },
+    needs=_GN,
+    ids=("T3-09",),
+    tier=3,
+    source="project",
+    paper="Korbit, Adeoye, Bemporad & Zanon, Exact Gauss-Newton Optimization for Training Deep "
+    "Neural Networks, arXiv:2405.14402",
+    reference="paper Alg. 1 (d = J^T (Q J J^T + b lambda I)^-1 r, the regularized GGN step by the "
+    "Duncan-Guttman identity; here H = Q / b and e = r / b of the mean loss) and the authors' "
+    "code (EGN solver: regularizer 1.0, bias-corrected momentum of directions). Kept: a fixed "
+    "step size (the paper's Armijo line search and adaptive lambda are options left out); J "
+    "and H are materialized by m VJPs / loss-HVPs (m = outputs per batch) and the m x m system "
+    "solved by LU (the authors factorize it); tests: equal to the parameter-space GGN solve, "
+    "numpy reference on softmax regression.",
+  )
+)
+register(
+  Entry(
+    name="sgn",
+    factory=sgn,
+    defaults={"learning_rate": 1.0, "damping": 1e-3, "cg_iters": 10},
+    search_space={
+      "learning_rate": LogRange(1e-2, 1.0),
+      "damping": LogRange(1e-4, 1.0),
+      "cg_iters": Choice((5, 10, 20)),
+    },
+    needs=_GN,
+    ids=("T3-10",),
+    tier=3,
+    source="project",
+    paper="Gargiani, Zanelli, Diehl & Hutter, On the Promise of the Stochastic Generalized "
+    "Gauss-Newton Method for Training DNNs, arXiv:2006.02409 (the SGN baseline of EGN, "
+    "arXiv:2405.14402)",
+    reference="paper (Gargiani et al., SGN: (J^T H J + lambda I) d = g on each minibatch by CG "
+    "with forward-mode JVPs and reverse-mode VJPs, step size 1). Kept: a fixed Tikhonov "
+    "damping and CG budget; tests: numpy reference (explicit J and H, CG), equal to the exact "
+    "damped GGN solve after d CG steps.",
+  )
+)
+register(
+  Entry(
+    name="levenberg_marquardt",
+    factory=levenberg_marquardt,
+    defaults={"damping": 1e-3, "damping_kind": "marquardt", "cg_iters": 20},
+    search_space={
+      "damping": LogRange(1e-4, 1.0),
+      "damping_kind": Choice(("marquardt", "levenberg")),
+    },
+    needs=_GN,
+    ids=("T3-11",),
+    tier=3,
+    source="project",
+    paper="Hoellein et al., 3DGS-LM: Faster Gaussian-Splatting Optimization with "
+    "Levenberg-Marquardt, arXiv:2409.12892; Marquardt, An algorithm for least-squares "
+    "estimation of nonlinear parameters (1963)",
+    reference="paper (3DGS-LM: (J^T J + lambda diag(J^T J)) delta = -J^T r by Jacobi-"
+    "preconditioned CG, adaptive lambda) with the generalized Gauss-Newton J^T H J for losses "
+    "other than least squares; lambda adapted by Nielsen's gain-ratio rule (Madsen, Nielsen & "
+    "Tingleff 2004, Alg. 3.16), a rejected step is a zero update. Kept: the 3DGS-specific "
+    "caching, kernels and image-subset averaging are left out. Tests: numpy reference, "
+    "lambda -> 0 is the Gauss-Newton step, lambda -> inf the scaled gradient step D^-1 g / lambda.",
+  )
+)
+
+
+# --------------------------------------------------------------------------------------------
 # Not applicable: a different problem class, or information the extra args cannot carry.
 # --------------------------------------------------------------------------------------------
 
@@ -413,33 +489,6 @@ _NOT_APPLICABLE = [
     "grad-worker fraction trades memory for communication); its update is K-FAC's, "
     "registered here as `kfac`. A single-process optax transform has no workers to shard "
     "over",
-  ),
-  dict(
-    name="egn",
-    ids=("T3-09",),
-    paper="Korbit et al., Exact Gauss-Newton Optimization for Training Deep Neural Networks, "
-    "arXiv:2405.14402",
-    reason=_GN_REASON.format(
-      what="the batch-space system (J Jᵀ + λI) of the Duncan-Guttman identity"
-    ),
-  ),
-  dict(
-    name="sgn",
-    ids=("T3-10",),
-    paper="Stochastic Gauss-Newton, the baseline of Korbit et al., Exact Gauss-Newton "
-    "Optimization for Training Deep Neural Networks, arXiv:2405.14402",
-    reason=_GN_REASON.format(
-      what="the Gauss-Newton products Jᵀ H_out J v that its CG solve iterates on"
-    ),
-  ),
-  dict(
-    name="levenberg_marquardt",
-    ids=("T3-11",),
-    paper="Höllein et al., 3DGS-LM: Faster Gaussian-Splatting Optimization with "
-    "Levenberg-Marquardt, arXiv:2409.12892",
-    reason=_GN_REASON.format(
-      what="Jᵀ J and Jᵀ r for the damped system (JᵀJ + λ diag JᵀJ) δ = -Jᵀ r"
-    ),
   ),
   dict(
     name="exact_augmented_lagrangian_sketching",

@@ -32,6 +32,7 @@ from baselines.wrappers._ranger21 import (
 )
 from baselines.wrappers._sam import sam, sam_adam, sam_sgd
 from baselines.wrappers._sgg import SggState, sgg, sgg_adamw
+from baselines.wrappers._sso import scale_by_sso, sso
 from baselines.wrappers._stable_adamw import (
   ScaleByStableAdamState,
   scale_by_stable_adam,
@@ -101,10 +102,12 @@ __all__ = [
   "scale_by_frozen_variance_adam",
   "scale_by_norm_growth_limit",
   "scale_by_pnm",
+  "scale_by_sso",
   "scale_by_stable_adam",
   "scale_by_swats",
   "sgg",
   "sgg_adamw",
+  "sso",
   "stable_adamw",
   "swats",
   "xgrad",
