@@ -23,17 +23,26 @@ change, `|MLP_out(e) - (W_target - W_c) / sigma|` (`loss`).
 `Nino` is a `LearnedOptimizer` (architecture "nino"): `opt(theta)` is
 `jump_every(optax.adam(base_learning_rate), predictor, every=every, context=context)`, so a
 NiNo checkpoint loads with `learned_opt.load` like every other learned optimizer.
+
+Any model is accepted: the tensors the neural graph leaves out (`neural_graph.infer`: a layer
+it cannot place) keep the base optimizer's values at a jump, and the first trace says which
+tensors are nowcast (absl log; a warning when some are left out, and a `UserWarning` when
+none can be: the base optimizer alone then).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import warnings
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from absl import logging
 
 from learned_opt import neural_graph
 from learned_opt.base import LearnedOptimizer
@@ -182,9 +191,34 @@ def normalized_change(
 def predict(
   theta: dict[str, Any], graph: neural_graph.NeuralGraph, window: Any, ahead: jax.Array
 ) -> Any:
-  """The parameters `ahead` snapshot spacings after the window's newest."""
+  """The parameters `ahead` snapshot spacings after the window's newest; the tensors the graph
+  leaves out keep their newest values."""
+  newest = jax.tree.map(lambda w: w[-1], window)
+  if graph.num_param_edges == 0:
+    return newest
   change, sigma, last = normalized_change(theta, graph, window, ahead)
-  return graph.params((last + sigma * change).astype(last.dtype))
+  return graph.params((last + sigma * change).astype(last.dtype), rest=newest)
+
+
+@functools.cache
+def _log_once(level: str, message: str) -> None:
+  """Logs `message` the first time it comes (a jitted step traces once per compilation)."""
+  if level == "none":
+    warnings.warn(message, UserWarning, stacklevel=2)
+  else:
+    getattr(logging, level)(message)
+
+
+def announce(graph: neural_graph.NeuralGraph) -> None:
+  """Says once which tensors are nowcast: absl info when all are, an absl warning when some
+  are left to the base optimizer, a `UserWarning` when none can be."""
+  line = neural_graph.summary(graph)
+  if graph.num_param_edges == 0:
+    _log_once("none", f"NiNo nowcasts no tensor, the base optimizer trains alone: {line}")
+  elif graph.left_out:
+    _log_once("warning", f"NiNo nowcasts part of the model, the base optimizer the rest: {line}")
+  else:
+    _log_once("info", f"NiNo nowcasts every tensor: {line}")
 
 
 def loss(
@@ -205,7 +239,10 @@ class Nino(LearnedOptimizer):
   """A NiNo nowcaster and how it is used: Adam at `base_learning_rate`, and every `every`
   steps a jump `ahead` snapshot spacings (of `every // context` steps) into the future.
 
-  `num_heads` is needed only for transformers (`neural_graph.infer`).
+  How the model's neural graph is built (`neural_graph.infer`): `num_heads` for a
+  `tasks.language.TransformerLM`'s attention; `layer_order` (path prefixes in layer order)
+  and `residual_blocks` (path prefixes of `x + f(x)` blocks) where names do not tell them.
+  These are per-model options: pass them to `opt`, or to `learned_opt.load(path, ...)`.
   """
 
   architecture: ClassVar[str] = "nino"
@@ -216,6 +253,8 @@ class Nino(LearnedOptimizer):
   ahead: float = 5.0
   base_learning_rate: float = 1e-3
   num_heads: int | None = None
+  layer_order: tuple[str, ...] | None = None
+  residual_blocks: tuple[str, ...] | None = None
 
   def __post_init__(self):
     if self.context < 2 or self.hidden < 1 or self.layers < 0:
@@ -227,21 +266,46 @@ class Nino(LearnedOptimizer):
       raise ValueError(f"every ({self.every}) must be a multiple of context ({self.context}).")
     if not self.ahead > 0:
       raise ValueError(f"ahead must be positive, got {self.ahead}.")
+    for name in ("layer_order", "residual_blocks"):  # a JSON record gives lists
+      value = getattr(self, name)
+      if value is not None:
+        object.__setattr__(self, name, tuple(value))
 
   def init(self, key):
     return init_gnn(key, context=self.context, hidden=self.hidden, layers=self.layers)
 
-  def predictor(self, theta, ahead: float | None = None, num_heads: int | None = None):
-    """`window -> params`: the neural graph is built from the window's structure."""
+  def graph(self, params: Any, **options: Any) -> neural_graph.NeuralGraph:
+    """The neural graph of `params` (arrays or shape structs) under this nowcaster's graph
+    options, each overridden by a non-None keyword (`num_heads`, `layer_order`,
+    `residual_blocks`)."""
+    names = ("num_heads", "layer_order", "residual_blocks")
+    if set(options) - set(names):
+      raise TypeError(f"unknown graph options {sorted(set(options) - set(names))}; known: {names}.")
+    chosen = {n: getattr(self, n) if options.get(n) is None else options[n] for n in names}
+    return neural_graph.infer(params, **chosen)
+
+  def predictor(self, theta, ahead: float | None = None, **graph_options: Any):
+    """`window -> params`: the neural graph is built from the window's structure (at trace
+    time; `announce` says which tensors it covers), the others keep their newest values."""
     ahead = self.ahead if ahead is None else ahead
-    num_heads = self.num_heads if num_heads is None else num_heads
 
     def run(window):
-      first = jax.tree.map(lambda w: w[0], window)
-      graph = neural_graph.infer(first, num_heads=num_heads)
+      graph = self.graph(jax.tree.map(lambda w: w[0], window), **graph_options)
+      announce(graph)
       return predict(theta, graph, window, ahead)
 
     return run
+
+  def nowcast(
+    self, theta, snapshots: Sequence[Any], ahead: float | None = None, **graph_options: Any
+  ) -> Any:
+    """The parameters `ahead` spacings after the newest of `snapshots`: `context` parameter
+    trees, oldest first, equally spaced. Tensors outside the neural graph keep their newest
+    values. `graph_options` as in `graph`."""
+    if len(snapshots) != self.context:
+      raise ValueError(f"nowcast reads {self.context} snapshots (context); got {len(snapshots)}.")
+    window = jax.tree.map(lambda *xs: jnp.stack(xs), *snapshots)
+    return self.predictor(theta, ahead, **graph_options)(window)
 
   def opt(
     self,
@@ -251,17 +315,17 @@ class Nino(LearnedOptimizer):
     base: optax.GradientTransformation | None = None,
     every: int | None = None,
     ahead: float | None = None,
-    num_heads: int | None = None,
+    **graph_options: Any,
   ) -> optax.GradientTransformationExtraArgs:
     """`jump_every(base, predictor, every, context)`: `base` (default Adam at
     `base_learning_rate`) with a jump `ahead` spacings ahead every `every` steps; the
     keyword arguments override the config's (`num_steps` is ignored: a nowcaster has no
-    horizon feature)."""
+    horizon feature; `graph_options` as in `graph`)."""
     del num_steps
     base = optax.adam(self.base_learning_rate) if base is None else base
     return jump_every(
       base,
-      self.predictor(theta, ahead, num_heads),
+      self.predictor(theta, ahead, **graph_options),
       every=self.every if every is None else every,
       context=self.context,
     )

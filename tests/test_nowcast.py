@@ -341,7 +341,7 @@ def _tree_hash(path):
   "change, message",
   [
     (lambda c: setattr(c.trajectories, "tasks", ("digits_mlp_23",)), "digits_mlp_32"),
-    (lambda c: setattr(c.trajectories, "tasks", ("jargon_lstm",)), "no neural graph"),
+    (lambda c: setattr(c.trajectories, "tasks", ("quadratic_10d",)), "no neural graph"),
     (lambda c: setattr(c.nowcaster, "ahead", 50), "beyond the horizons"),
     (lambda c: setattr(c.trajectories, "spacing", 20), "another spec"),
   ],
@@ -360,7 +360,7 @@ def test_command_line_exits_2_on_bad_input(tmp_path):
   result = subprocess.run(
     [
       sys.executable, "-m", "meta_train.nowcast", "--config=configs/nino.py",
-      f"--workdir={tmp_path}", "--config.trajectories.tasks=('shakespeare_lstm',)",
+      f"--workdir={tmp_path}", "--config.trajectories.tasks=('quadratic_10d',)",
     ],
     cwd=ROOT, capture_output=True, text=True, timeout=300,
   )  # fmt: skip
