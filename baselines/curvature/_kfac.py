@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from baselines import linalg
 from baselines.axes import matrix_shape
 
 
@@ -29,7 +30,7 @@ class ScaleByKfacState(NamedTuple):
 
 
 def _damped_inverse(m: jax.Array, damping: jax.Array | float) -> jax.Array:
-  w, v = jnp.linalg.eigh(m)
+  w, v = linalg.eigh(m)
   return (v / (jnp.maximum(w, 0.0) + damping)) @ v.T
 
 

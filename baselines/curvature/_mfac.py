@@ -9,6 +9,8 @@ import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
+from baselines import linalg
+
 
 class ScaleByMFacState(NamedTuple):
   """State of `scale_by_mfac`."""
@@ -66,10 +68,10 @@ def scale_by_mfac(
     d = g.shape[0]
     if d <= num_grads:  # fewer parameters than window slots: solve the d x d system directly
       fisher = grads.T @ grads / num_grads + damping * jnp.eye(d, dtype=jnp.float32)
-      direction = jnp.linalg.solve(fisher, g)
+      direction = linalg.solve(fisher, g)
     else:
       gram = grads @ grads.T + num_grads * damping * jnp.eye(num_grads, dtype=jnp.float32)
-      direction = (g - grads.T @ jnp.linalg.solve(gram, grads @ g)) / damping
+      direction = (g - grads.T @ linalg.solve(gram, grads @ g)) / damping
     out = unravel(direction.astype(flat.dtype))
     out = jax.tree.map(lambda o, u: o.astype(u.dtype), out, updates)
     return out, ScaleByMFacState(count=optax.safe_increment(state.count), grads=grads)

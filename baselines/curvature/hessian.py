@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from baselines import perturbation
+from baselines import linalg, perturbation
 
 Matvec = Callable[[jax.Array], jax.Array]
 
@@ -136,7 +136,7 @@ def lanczos_eigh(matvec: Matvec, v0: jax.Array, num_iters: int) -> tuple[jax.Arr
   """
   alphas, betas, basis = lanczos(matvec, v0, num_iters)
   tri = jnp.diag(alphas) + jnp.diag(betas, 1) + jnp.diag(betas, -1)
-  values, vecs = jnp.linalg.eigh(tri)
+  values, vecs = linalg.eigh(tri)
   return values, vecs.T @ basis
 
 

@@ -48,7 +48,7 @@ from typing import Any, Literal, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from baselines import axes
+from baselines import axes, linalg
 
 Side = Literal["left", "right"]
 MaskOrFn = Any  # pytree of bools, or params -> pytree of bools, or None for the default
@@ -153,7 +153,7 @@ def _fix_signs(vecs: jax.Array) -> jax.Array:
 
 def svd_projector(g: jax.Array, lay: Layout) -> jax.Array:
   """Top-`rank` singular vectors of the matrix `g` on the reduced side, float32, sign-fixed."""
-  u, _, vh = jnp.linalg.svd(g.astype(jnp.float32), full_matrices=False)
+  u, _, vh = linalg.svd(g.astype(jnp.float32))
   vecs = vh[: lay.rank].T if lay.side == "right" else u[:, : lay.rank]
   return _fix_signs(vecs)
 
@@ -166,7 +166,7 @@ def random_projector(
   if kind == "gaussian":
     return z
   if kind == "orthonormal":
-    q, r = jnp.linalg.qr(z)
+    q, r = linalg.qr(z)
     return q * jnp.where(jnp.diagonal(r) < 0, -1.0, 1.0)
   raise ValueError(f"kind must be 'gaussian' or 'orthonormal', got {kind!r}.")
 

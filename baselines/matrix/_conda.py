@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from baselines import linalg
 from baselines.matrix.common import matrix_optimizer, require_matrix
 
 
@@ -73,7 +74,7 @@ def scale_by_conda(
     return ScaleByCondaState(count=jnp.zeros([], jnp.int32), mu=zeros(), nu=zeros(), proj=proj)
 
   def basis(m):
-    u, _, vh = jnp.linalg.svd(m, full_matrices=False)
+    u, _, vh = linalg.svd(m)
     return vh if m.shape[0] >= m.shape[1] else u
 
   def project(x, p):

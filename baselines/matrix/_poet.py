@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from baselines import linalg
 from baselines.matrix.common import fallback_adamw, matrix_optimizer, require_matrix
 
 
@@ -35,7 +36,7 @@ def cayley(theta: jax.Array, neumann_terms: int | None = None) -> jax.Array:
   q = upper - upper.T
   eye = jnp.eye(d, dtype=theta.dtype)
   if neumann_terms is None:
-    return jnp.linalg.solve(eye - q, eye + q)
+    return linalg.solve(eye - q, eye + q)
   inv, power = eye, eye
   for _ in range(neumann_terms):
     power = power @ q

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from baselines import linalg
 from baselines.matrix.common import fallback_adamw, matrix_optimizer, require_matrix
 
 _GRAFTS = ("adagrad", "sgd")
@@ -52,7 +53,7 @@ def from_blocks(b: jax.Array, shape: tuple[int, int]) -> jax.Array:
 
 def inverse_pth_root(s: jax.Array, p: int, eps: float) -> jax.Array:
   """``(S + eps I)^{-1/p}`` of symmetric PSD matrices (batched), by eigendecomposition."""
-  w, v = jnp.linalg.eigh(s)
+  w, v = linalg.eigh(s)
   w = jnp.maximum(w, 0.0) + eps
   return (v * w[..., None, :] ** (-1.0 / p)) @ jnp.swapaxes(v, -1, -2)
 

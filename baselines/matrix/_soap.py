@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from baselines import linalg
 from baselines.matrix.common import matrix_optimizer, require_matrix
 
 
@@ -31,7 +32,7 @@ class ScaleBySoapState(NamedTuple):
 
 def _eigenbasis(s: jax.Array) -> jax.Array:
   """Eigenvectors of a symmetric matrix, by decreasing eigenvalue."""
-  _, v = jnp.linalg.eigh(s)
+  _, v = linalg.eigh(s)
   return v[:, ::-1]
 
 
@@ -123,11 +124,11 @@ def scale_by_soap(
     if ql.size:
       order = jnp.argsort(-jnp.diag(ql.T @ sl @ ql))
       v, ql = v[order, :], ql[:, order]
-      ql = jnp.linalg.qr(sl @ ql)[0]
+      ql = linalg.qr(sl @ ql)[0]
     if qr.size:
       order = jnp.argsort(-jnp.diag(qr.T @ sr @ qr))
       v, qr = v[:, order], qr[:, order]
-      qr = jnp.linalg.qr(sr @ qr)[0]
+      qr = linalg.qr(sr @ qr)[0]
     return ql, qr, v
 
   def leaf(g, m, v, sl, sr, ql, qr, count):
