@@ -3,16 +3,21 @@
     .venv/bin/python -m bench.nowcast [--checkpoint runs/nino] [--steps 500] [--repeats 5]
 
 Per task: parameters, the neural graph's nodes and edges, the time of one nowcast (the
-graph network's forward pass over a 5-snapshot window) in units of one Adam step, and the
-wall time of `--steps` training steps with `jump_every(adam, nowcaster, every=50,
-context=5)` relative to plain Adam (one jitted `lax.scan`, compiled before timing; the
-jump's `lax.cond` runs the network only every 50 steps). Without a checkpoint a freshly
-initialized nowcaster of the default size is timed (the cost does not depend on theta).
+graph network's forward pass over a 5-snapshot window) in units of one Adam update and in
+milliseconds, one training step (batch, gradient, Adam) in milliseconds, the smallest
+`every` (a multiple of the context) at which the nowcast costs at most 5% of the training
+time (`nowcast / (every * step) <= 0.05`), and the wall time of `--steps` training steps
+with `jump_every(adam, nowcaster, every, context)` relative to plain Adam at the
+checkpoint's `every` and at that smallest one (one jitted `lax.scan`, compiled before
+timing; the jump's `lax.cond` runs the network only every `every` steps). Without a
+checkpoint a freshly initialized nowcaster of the default size is timed (the cost does not
+depend on theta). On a shared machine, run it alone: the ratios are of one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import time
 
@@ -26,7 +31,14 @@ import tasks
 from learned_opt import neural_graph
 from tasks import training
 
-TASKS = ("digits_mlp_64x64", "digits_cnn", "fashion_mnist_mlp_128", "shakespeare_transformer")
+TASKS = (
+  "digits_mlp_64x64",
+  "digits_cnn",
+  "fashion_mnist_mlp_128",
+  "shakespeare_transformer",
+  "shakespeare_lstm",
+)
+BUDGET = 0.05  # the nowcast's share of the training time
 
 
 def _time(fn, *args, repeats):
@@ -67,8 +79,9 @@ def main():
     source = "untrained Nino()"
   print(f"device: {jax.devices()[0].platform}, nowcaster: {source}, every={lopt.every}")
   header = (
-    f"{'task':28s} {'params':>8s} {'nodes':>6s} {'edges':>7s} "
-    f"{'nowcast/adam step':>18s} {f'{args.steps} steps: nowcast/adam':>26s}"
+    f"{'task':24s} {'params':>7s} {'nodes':>6s} {'edges':>7s} {'nowcast/adam':>12s} "
+    f"{'nowcast ms':>10s} {'step ms':>8s} {'every<=5%':>9s} "
+    f"{f'wall @{lopt.every}':>9s} {'wall @5%':>9s}"
   )
   print(header)
   print("-" * len(header))
@@ -78,7 +91,7 @@ def main():
       task = tasks.get(name)
       params = task.init(key)
     except Exception as e:  # a dataset that is not prepared on this machine
-      print(f"{name:28s} skipped: {str(e).splitlines()[0]}")
+      print(f"{name:24s} skipped: {str(e).splitlines()[0]}")
       continue
     num_heads = getattr(task, "num_heads", None)
     graph = neural_graph.infer(params, num_heads=num_heads)
@@ -93,14 +106,19 @@ def main():
       return optax.apply_updates(params, updates), state
 
     t_predict = _time(predict, window, repeats=args.repeats * 4)
-    t_step = _time(adam_step, params, adam.init(params), repeats=args.repeats * 20)
-    nowcast = lopt.opt(theta, num_heads=num_heads)
+    t_update = _time(adam_step, params, adam.init(params), repeats=args.repeats * 20)
     t_adam = _time(_train_fn(task, adam, args.steps), key, repeats=args.repeats)
-    t_now = _time(_train_fn(task, nowcast, args.steps), key, repeats=args.repeats)
+    t_step = t_adam / args.steps
+    every = lopt.context * math.ceil(t_predict / (BUDGET * t_step * lopt.context))
+    walls = []
+    for e in (lopt.every, every):
+      nowcast = lopt.opt(theta, num_heads=num_heads, every=e)
+      walls.append(_time(_train_fn(task, nowcast, args.steps), key, repeats=args.repeats) / t_adam)
     size = sum(np.size(x) for x in jax.tree.leaves(params))
     print(
-      f"{name:28s} {size:8d} {graph.num_nodes:6d} {graph.num_edges:7d} "
-      f"{t_predict / t_step:18.0f} {t_now / t_adam:26.2f}"
+      f"{name:24s} {size:7d} {graph.num_nodes:6d} {graph.num_edges:7d} "
+      f"{t_predict / t_update:12.0f} {1e3 * t_predict:10.2f} {1e3 * t_step:8.3f} {every:9d} "
+      f"{walls[0]:9.2f} {walls[1]:9.2f}"
     )
 
 
