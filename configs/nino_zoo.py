@@ -16,7 +16,7 @@ Cost on 2 CPU cores (estimated from the smoke run below, not measured whole): co
 (hidden 32, 3 layers, batch 8 windows) is a few hours. Smoke run (~1-2 minutes):
 
     python -m meta_train.nowcast --config=configs/nino_zoo.py --workdir=/tmp/nino_smoke \
-        --config.trajectories.num_steps=100 --config.trajectories.seeds=1 \
+        --config.trajectories.num_steps=200 --config.trajectories.seeds=1 \
         --config.train.num_steps=20 --config.log_every=10 --config.checkpoint_every=10
 """
 
