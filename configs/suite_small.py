@@ -11,12 +11,6 @@ meta-training quadratics and Rosenbrock, digits classifiers (two of them held ou
 meta-training: the 2-hidden-layer MLP and the autoencoder). Schedules get the 500-step
 horizon; adamw_warmup_cosine is left out because its factory needs a concrete learning rate
 (one program per grid point: ~10x the cost of a cell).
-
-XLA:CPU can wedge (every thread asleep, no progress) on a vmapped program; here it happened
-in SOAP cells. Stop the run and rerun it with `XLA_FLAGS=--xla_cpu_multi_thread_eigen=false`:
-finished cells are kept. Where that still wedges (SOAP on digits_mlp_32_tanh, every time),
-also pin the run to one core, `taskset -c 0 env XLA_FLAGS=... python -m baselines.compare`:
-the cell then takes seconds.
 """
 
 from configs import suite_smoke
