@@ -553,7 +553,7 @@ def _place(
       n_in, n_out = u.widths()
       patches = 1
       if stream is not None and n_in != width:
-        if u.kind == "conv" or n_in % width:
+        if u.kind == "conv" or not width or n_in % width:
           return f"fan-in {n_in} matches no layer below (width {width})"
         patches = n_in // width
       below = new_inputs(n_in) if stream is None else stream
@@ -643,8 +643,8 @@ def _recurrent(b: _Builder, u: _Unit, stream, depth: float, new_inputs) -> np.nd
       u.role("input"),
       u.role("recurrent"),
     )
-    gates = cols // hidden_width
-    if cols % hidden_width or width not in (None, n_in):
+    gates = cols // max(hidden_width, 1)
+    if not hidden_width or cols % hidden_width or width not in (None, n_in):
       return f"input kernel of fan-in {n_in} does not fit a layer below of width {width}"
   below = new_inputs(n_in) if stream is None else stream
   hidden = b.nodes("hidden", hidden_width, depth)
