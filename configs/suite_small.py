@@ -1,7 +1,7 @@
 """The small comparison: 8 tasks x 16 optimizers, each tuned on an 8-point learning-rate grid.
 
     python -m baselines.compare --config=configs/suite_small.py \
-        [--config.learned='("pretrained:residual_muon_v1",)'] [--config.outdir=runs/suite_small]
+        [--config.learned='("pretrained:residual_muon_v2",)'] [--config.outdir=runs/suite_small]
 
 About 10-20 minutes on 2 CPU cores (measured: 128 baseline cells + 8 learned at 3-15 s per
 cell), nearly all of it compilation: one program per cell, 8 learning rates x 3 tuning

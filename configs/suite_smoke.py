@@ -1,7 +1,7 @@
 """The smoke comparison (CI): 2 tiny tasks, AdamW and Lion on a 3-point learning-rate grid.
 
     python -m baselines.compare --config=configs/suite_smoke.py \
-        [--config.learned='("pretrained:residual_muon_v1",)'] [--config.outdir=runs/suite_smoke]
+        [--config.learned='("pretrained:residual_muon_v2",)'] [--config.outdir=runs/suite_smoke]
 
 Under a minute on 2 CPU cores (most of it compilation: one program per cell). Checks the
 machinery, not the optimizers: 100 steps are far too few to rank anything.

@@ -1,7 +1,7 @@
 """Learned optimizers: a learned optimizer is a function from meta-parameters to optax.
 
 >>> import learned_opt
->>> opt = learned_opt.load("pretrained:residual_muon_v1", num_steps=1000)  # shipped, offline
+>>> opt = learned_opt.load("pretrained:residual_muon_v2", num_steps=1000)  # shipped, offline
 >>> opt = learned_opt.load("runs/demo_metatrain")  # a workdir: an optax optimizer too
 >>> state = opt.init(params)
 >>> updates, state = opt.update(grads, state, params)

@@ -284,7 +284,7 @@ def load(
   a rule that takes one; an unknown field or one that changes theta is a `CheckpointError`.
 
   Example:
-    >>> opt = learned_opt.load("pretrained:residual_muon_v1", num_steps=1000)
+    >>> opt = learned_opt.load("pretrained:residual_muon_v2", num_steps=1000)
     >>> state = opt.init(params)
     >>> updates, state = opt.update(grads, state, params)
   """

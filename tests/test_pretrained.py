@@ -12,17 +12,19 @@ import pytest
 import learned_opt
 import tasks
 
-NAME = "residual_muon_v1"
+NAME = "residual_muon_v2"  # the default, which the demo loads
+SHIPPED = ("residual_muon_v1", "residual_muon_v2")
 
 
-def test_shipped_and_listed_with_a_model_card():
-  assert NAME in learned_opt.pretrained.names()
-  path = learned_opt.pretrained.path(NAME)
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_and_listed_with_a_model_card(name):
+  assert name in learned_opt.pretrained.names()
+  path = learned_opt.pretrained.path(name)
   card = open(os.path.join(path, "README.md")).read()
   for section in ("Recipe", "Compute", "Evaluation"):
     assert f"## {section}" in card
   # The record is plain JSON naming the architecture and its inputs; theta holds arrays only.
-  rec = learned_opt.read_record(f"pretrained:{NAME}")
+  rec = learned_opt.read_record(f"pretrained:{name}")
   assert rec["architecture"] == "residual_muon"
   assert rec["features"] == list(rec["config"]["features"])
   files = [os.path.join(d, f) for d, _, fs in os.walk(path) for f in fs]
@@ -31,25 +33,26 @@ def test_shipped_and_listed_with_a_model_card():
 
 
 def test_unknown_name_and_bad_override_are_clear():
-  with pytest.raises(learned_opt.CheckpointError, match="Did you mean 'residual_muon_v1'"):
-    learned_opt.load("pretrained:residual_muon_v2")
+  with pytest.raises(learned_opt.CheckpointError, match=r"Did you mean .*'residual_muon_v2'"):
+    learned_opt.load("pretrained:residual_muon_v3")
   with pytest.raises(learned_opt.CheckpointError, match="no option"):
     learned_opt.load(f"pretrained:{NAME}", num_steps=10, learning_rat=0.1)
   with pytest.raises(learned_opt.CheckpointError, match="does not fit"):
     learned_opt.load(f"pretrained:{NAME}", num_steps=10, hidden_sizes=(3,))
 
 
-def test_trains_a_heldout_task_below_adam_at_its_default_rate():
+@pytest.mark.parametrize("name", SHIPPED)
+def test_trains_a_heldout_task_below_adam_at_its_default_rate(name):
   task = tasks.get("digits_mlp_64x64")  # META_TEST: wider and deeper than meta-training
   steps = 300
   ours = tasks.train(
-    task, learned_opt.load(f"pretrained:{NAME}", num_steps=steps), num_steps=steps, seed=0
+    task, learned_opt.load(f"pretrained:{name}", num_steps=steps), num_steps=steps, seed=0
   )
   adam = tasks.train(task, optax.adam(1e-3), num_steps=steps, seed=0)
   assert np.isfinite(ours["train_loss"]).all()
   assert ours["train_loss"][-30:].mean() < adam["train_loss"][-30:].mean()
   # The learning-rate override scales the step: a 100x smaller rate barely trains.
-  tiny = learned_opt.load(f"pretrained:{NAME}", num_steps=steps, learning_rate=2e-4)
+  tiny = learned_opt.load(f"pretrained:{name}", num_steps=steps, learning_rate=2e-4)
   slow = tasks.train(task, tiny, num_steps=steps, seed=0)
   assert slow["train_loss"][-30:].mean() > ours["train_loss"][-30:].mean()
 

@@ -2,9 +2,9 @@
 
     >>> import learned_opt
     >>> learned_opt.pretrained.names()
-    ['residual_muon_v1']
-    >>> opt = learned_opt.load("pretrained:residual_muon_v1", num_steps=1000)
-    >>> opt = learned_opt.load("pretrained:residual_muon_v1", num_steps=1000, learning_rate=0.01)
+    ['residual_muon_v1', 'residual_muon_v2']
+    >>> opt = learned_opt.load("pretrained:residual_muon_v2", num_steps=1000)
+    >>> opt = learned_opt.load("pretrained:residual_muon_v2", num_steps=1000, learning_rate=0.01)
 
 Each name is a folder beside this file holding an orbax learned-optimizer checkpoint
 (`theta/`, `lopt/`: arrays and a JSON record, nothing executable) and a model card
