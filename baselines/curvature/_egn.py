@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
+from baselines import linalg
 from baselines.curvature import gauss_newton
 
 
@@ -30,7 +31,7 @@ def egn_direction(lin: gauss_newton.Linearized, damping: float | jax.Array) -> j
   hess = gauss_newton.output_hessian(lin)
   m = jac.shape[0]
   system = hess @ (jac @ jac.T) + damping * jnp.eye(m, dtype=jnp.float32)
-  return jac.T @ jnp.linalg.solve(system, lin.grad_out)
+  return jac.T @ linalg.solve(system, lin.grad_out)
 
 
 def scale_by_egn(
