@@ -269,7 +269,13 @@ def load_theta(path: str | os.PathLike) -> tuple[LearnedOptimizer, MetaParams]:
 def _read_theta(ckpt: str) -> tuple[LearnedOptimizer, MetaParams]:
   lopt = from_record(_read_record(ckpt), where=ckpt)
   check_theta(lopt, stored_shapes(os.path.join(ckpt, THETA_ITEM)), where=f"theta in {ckpt}")
-  abstract = jax.eval_shape(lopt.init, jax.random.PRNGKey(0))
+  # Onto this process's first device, whatever devices and processes wrote it (a theta
+  # meta-trained by a multi-process job loads on one machine).
+  device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  abstract = jax.tree.map(
+    lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=device),
+    jax.eval_shape(lopt.init, jax.random.PRNGKey(0)),
+  )
   return lopt, restore_items(ckpt, {THETA_ITEM: ocp.args.StandardRestore(abstract)})[THETA_ITEM]
 
 

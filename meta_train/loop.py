@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import jax
 import numpy as np
 from absl import logging
 from tensorboardX import SummaryWriter
@@ -43,11 +44,16 @@ TB_DIR = "tb"
 class MetricsWriter:
   """Appends scalar metrics to `workdir/metrics.jsonl` and to TensorBoard.
 
-  On resume from `resume_step`, lines of later steps are dropped first.
+  On resume from `resume_step`, lines of later steps are dropped first. In a multi-process
+  job only process 0 writes (every process computes the same replicated metrics); the
+  others' writers write nothing.
   """
 
   def __init__(self, workdir: str, resume_step: int = 0):
     self.path = os.path.join(workdir, METRICS_FILE)
+    self._file = self._tb = None
+    if jax.process_index() != 0:
+      return
     if os.path.exists(self.path):
       with open(self.path) as f:
         kept = [line for i, line in enumerate(f, 1) if self._step(line, i) <= resume_step]
@@ -69,6 +75,8 @@ class MetricsWriter:
       return float("inf")
 
   def write(self, step: int, metrics: Mapping[str, float]) -> None:
+    if self._file is None:
+      return
     values = {k: float(np.asarray(v)) for k, v in metrics.items()}
     self._file.write(json.dumps({"step": step, **values}) + "\n")
     self._file.flush()
@@ -76,8 +84,9 @@ class MetricsWriter:
       self._tb.add_scalar(name, value, step)
 
   def close(self) -> None:
-    self._file.close()
-    self._tb.close()
+    if self._file is not None:
+      self._file.close()
+      self._tb.close()
 
 
 def run(
@@ -117,7 +126,14 @@ def run(
   start = int(state.step)
   writer = MetricsWriter(workdir, resume_step=start)
   deadline = time.monotonic() + 60 * max_wall_minutes if max_wall_minutes else None
-  bar = tqdm(total=num_steps, initial=start, desc=desc, unit="step", dynamic_ncols=True)
+  bar = tqdm(
+    total=num_steps,
+    initial=start,
+    desc=desc,
+    unit="step",
+    dynamic_ncols=True,
+    disable=jax.process_index() != 0,
+  )
   history, last_time = [], time.monotonic()
   terminated = []
   previous_handler = signal.signal(signal.SIGTERM, lambda signum, frame: terminated.append(signum))

@@ -355,12 +355,26 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> MetaState:
   return meta_train(setup(config, workdir))
 
 
+def initialize_distributed(**kwargs: Any) -> None:
+  """Joins this process to a multi-process job (`config.distributed`; every process runs
+  the same command): `jax.distributed.initialize(**kwargs)`, whose coordinator address,
+  process count and id come from the cluster's environment (SLURM, Cloud TPU, ...) unless
+  given, after choosing gloo for CPU collectives (CPU devices of several processes can
+  then reduce a sharded population; GPUs and TPUs use their own). A process that stops
+  (killed, crashed) stops the others: the coordination service misses its heartbeats
+  (`heartbeat_timeout_seconds`, jax's default 100) and ends every process with an error
+  naming the lost task, instead of leaving them waiting in a collective forever.
+  """
+  jax.config.update("jax_cpu_collectives_implementation", "gloo")
+  jax.distributed.initialize(**kwargs)
+
+
 def main(argv: list[str], config_flag: flags.FlagHolder, workdir_flag: flags.FlagHolder) -> None:
   cli.start(argv, config_flag, workdir_flag)
   config = config_flag.value
   cli.check_kind(config, config_flag, CONFIG_KEYS, example="configs/quickstart.py")
   if config.get("distributed", False):
-    jax.distributed.initialize()  # multi-host: every process runs this same command
+    initialize_distributed()
   try:
     run = setup(config, workdir_flag.value)
   except ValueError as e:
