@@ -30,7 +30,8 @@ def get_config() -> ml_collections.ConfigDict:
     }
   )
 
-  # Task families to meta-train on: family name -> its options (one population each).
+  # Task families to meta-train on: family name -> its options (one population each). Two
+  # families of one kind take labels as names and `"family": <name>` among their options.
   config.tasks = ml_collections.ConfigDict(
     {
       "quadratic": {"dim": 10, "log10_condition": (0.0, 2.0), "noise": (0.0, 0.3)},
@@ -76,4 +77,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.max_to_keep = 3
   config.log_every = 5
   config.max_wall_minutes = 0.0  # stop (and checkpoint) after this long; 0 means no limit
+  # Start theta from a checkpoint (directory, workdir or `pretrained:<name>`) of the same
+  # architecture instead of its initialization: fine-tuning; "" starts afresh.
+  config.init_from = ""
   return config

@@ -50,6 +50,7 @@ import cli
 import learned_opt
 import tasks
 from learned_opt import LearnedOptimizer, MetaParams
+from learned_opt.checkpoint import check_theta
 from meta_train import estimators as estimators_lib
 from meta_train import loop, sharding
 from meta_train import workdir as workdir_lib
@@ -104,12 +105,20 @@ def build_estimator(
   return estimators_lib.build(options["name"], unroller, options)
 
 
+def build_family(name: str, options: Any) -> tasks.TaskFamily:
+  """The task family of `config.tasks.<name>`: `name` is the family, or a label and the
+  family is `options["family"]` (two families of one kind, e.g. a transformer and an LSTM
+  `char_lm`)."""
+  options = plain(options)
+  return tasks.get_family(options.pop("family", name), **options)
+
+
 def build_trainer(config: ml_collections.ConfigDict) -> MetaTrainer:
   lopt = build_lopt(config)
   mesh = sharding.device_mesh() if config.get("shard_population", True) else None
   by_family = {
-    name: build_estimator(lopt, tasks.get_family(name, **plain(options)), config.estimator, mesh)
-    for name, options in plain(config.tasks).items()
+    name: build_estimator(lopt, build_family(name, options), config.estimator, mesh)
+    for name, options in config.tasks.items()
   }
   meta_opt = meta_optimizer(config.meta_opt.learning_rate, config.meta_opt.clip_norm)
   return MetaTrainer(lopt, by_family, meta_opt, mesh)
@@ -285,11 +294,28 @@ class MetaTrainingRun:
   state: MetaState
 
 
+def initial_theta(source: str, lopt: LearnedOptimizer) -> MetaParams:
+  """theta of the checkpoint `source` (a directory, a workdir or `pretrained:<name>`) to
+  start from instead of `lopt.init` (`config.init_from`): fine-tuning a learned optimizer,
+  or a recipe's next stage. Its architecture and theta's shapes must be `lopt`'s; the
+  meta-optimizer starts afresh. `CheckpointError` (a `ValueError`) otherwise."""
+  stored, theta = learned_opt.load_theta(source)
+  if stored.architecture != lopt.architecture:
+    raise learned_opt.CheckpointError(
+      f"init_from={source!r} holds a {stored.architecture!r} rule; this config meta-trains "
+      f"{lopt.architecture!r}."
+    )
+  check_theta(lopt, theta, where=f"init_from={source!r}")
+  return theta
+
+
 def setup(config: ml_collections.ConfigDict, workdir: str) -> MetaTrainingRun:
   """Builds the run and opens its workdir; raises `ValueError` on bad input."""
   cli.check_config(config, VALUE_RULES)
   trainer = build_trainer(config)
   evaluator = build_evaluator(trainer.lopt, config)
+  init_from = config.get("init_from") or None
+  theta0 = initial_theta(init_from, trainer.lopt) if init_from else None
   workdir = workdir_lib.prepare(workdir)
   checkpoints = workdir_lib.Checkpoints(workdir, max_to_keep=config.max_to_keep)
   lopt_record = learned_opt.record(trainer.lopt)
@@ -301,6 +327,8 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> MetaTrainingRun:
     raise
   if restored is None:
     state = trainer.init(key)
+    if theta0 is not None:
+      state = state._replace(theta=theta0, opt_state=trainer.meta_opt.init(theta0))
   else:
     state = restored.state
     tqdm.write(workdir_lib.resume_line(state.step, workdir, restored.config, config.to_dict()))
