@@ -39,6 +39,7 @@ from baselines.wrappers._stable_adamw import (
   stable_adamw,
 )
 from baselines.wrappers._swats import ScaleBySwatsState, scale_by_swats, swats
+from baselines.wrappers._ttur import player_labels, ttur
 from baselines.wrappers._variance_freezing import (
   ScaleByFrozenVarianceAdamState,
   frozen_variance_adam,
@@ -94,6 +95,7 @@ __all__ = [
   "noisy_adam",
   "norm_growth_limited_adamw",
   "normalize_and_project",
+  "player_labels",
   "ranger21",
   "sam",
   "sam_adam",
@@ -110,6 +112,7 @@ __all__ = [
   "sso",
   "stable_adamw",
   "swats",
+  "ttur",
   "xgrad",
   "xgrad_adam",
   "xgrad_momentum",
