@@ -16,17 +16,18 @@ def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.seed = 0
 
-  # Adam runs to learn from (stored under workdir/trajectories/): zoo tasks with a neural
-  # graph (MLPs, CNNs, transformers), `seeds` runs each, a snapshot every `spacing` steps.
+  # Adam runs to learn from (stored under workdir/trajectories/): tasks.META_TRAIN zoo tasks
+  # with a neural graph, `seeds` runs each, a snapshot every `spacing` steps. META_TEST tasks
+  # (configs/suite_nino.py's) are never trained on.
   config.trajectories = ml_collections.ConfigDict(
     {
-      "tasks": ("digits_mlp_32", "digits_mlp_32_tanh", "digits_mlp_32x32_16px", "digits_cnn"),
+      "tasks": ("digits_logreg", "digits_mlp_32", "digits_mlp_32_tanh", "digits_mlp_32x32_16px"),
       "seeds": 2,
       "num_steps": 1000,
       "spacing": 10,
-      # Adam's learning rate (0: each task's `tasks.adam_lr`). 1e-3 is the rate the nowcaster
-      # is used with (`base_learning_rate`): its trajectories are the ones to learn.
-      "learning_rate": 1e-3,
+      # Adam's learning rates, each task runs at every one (0: the task's `tasks.adam_lr`).
+      # 1e-3 is the rate the nowcaster is used with (`base_learning_rate`).
+      "learning_rates": (1e-3,),
     }
   )
 
@@ -40,9 +41,9 @@ def get_config() -> ml_collections.ConfigDict:
     {"num_steps": 2000, "batch_size": 8, "learning_rate": 3e-3, "grad_clip": 1.0, "max_ahead": 10}
   )
 
-  # Held-out trajectories (collected like the others, never trained on): the nowcast's
-  # error against no change and linear extrapolation, logged every `log_every` steps.
-  config.eval = ml_collections.ConfigDict({"tasks": ("digits_mlp_64x64",), "batch_size": 32})
+  # Held-out trajectories (collected like the others, never trained on; tasks.META_VALID):
+  # the nowcast's error against no change and linear extrapolation, every `log_every` steps.
+  config.eval = ml_collections.ConfigDict({"tasks": ("digits_mlp_48_silu",), "batch_size": 32})
 
   config.log_every = 100
   config.checkpoint_every = 500

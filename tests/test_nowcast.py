@@ -290,7 +290,7 @@ def test_trained_nowcaster_beats_trivial_predictors_on_heldout_trajectories(trai
   """Held out: another architecture's (tanh) trajectories, 5 spacings (50 steps) ahead."""
   workdir, state = trained
   lopt = nowcaster.lopt_of(_tiny_config())
-  heldout = traj_lib.load(os.path.join(workdir, traj_lib.DIRNAME), "digits_mlp_32_tanh", 1)
+  heldout = traj_lib.load(os.path.join(workdir, traj_lib.DIRNAME), "digits_mlp_32_tanh", 1e-3, 1)
   graph = nowcaster._graph("digits_mlp_32_tanh")
   errors = nowcaster.heldout_errors(
     lopt, state.theta, graph, heldout.params, jax.random.PRNGKey(7), 64, 5

@@ -102,7 +102,7 @@ def lopt_of(config: ml_collections.ConfigDict) -> nino.Nino:
 def spec_of(config: ml_collections.ConfigDict) -> dict:
   t = config.trajectories
   names = tuple(t.tasks) + tuple(config.eval.tasks)
-  lrs = {n: t.learning_rate or tasks.adam_lr(n) for n in names}
+  lrs = {n: tuple(lr or tasks.adam_lr(n) for lr in t.learning_rates) for n in names}
   return traj_lib.spec(lrs, tuple(range(t.seeds)), t.num_steps, t.spacing)
 
 
@@ -121,9 +121,9 @@ VALUE_RULES = {
   "trajectories.seeds": cli.COUNT,
   "trajectories.num_steps": cli.COUNT,
   "trajectories.spacing": cli.COUNT,
-  "trajectories.learning_rate": (
-    "a number > 0, or 0 (each task's tasks.adam_lr)",
-    lambda v: cli.POSITIVE[1](v) or v == 0,
+  "trajectories.learning_rates": (
+    "a non-empty tuple of numbers > 0, or 0 (each task's tasks.adam_lr)",
+    lambda v: bool(v) and all(cli.POSITIVE[1](x) or x == 0 for x in v),
   ),
   "nowcaster.base_learning_rate": cli.POSITIVE,
   "train.num_steps": cli.COUNT,
@@ -259,7 +259,9 @@ def train_nowcaster(run: NowcasterRun, log=tqdm.write) -> NowcasterState:
 
   Each step trains on one training trajectory, picked uniformly from the step number;
   each logged line holds the mean L1 loss since the previous one (`train_l1`) and every
-  held-out trajectory's errors (`heldout/<task>/seed<s>/<predictor>_mae`).
+  held-out trajectory's errors (`heldout/<task>/lr<lr>/seed<s>/<predictor>_mae`) and their
+  summary `heldout/nino_ratio`: the mean over them of the nowcast's error over the better
+  trivial predictor's (below 1: the nowcast is better).
   """
   config, lopt = run.config, run.lopt
   trajs = traj_lib.collect(os.path.join(run.workdir, traj_lib.DIRNAME), run.spec, log=log)
@@ -287,10 +289,15 @@ def train_nowcaster(run: NowcasterRun, log=tqdm.write) -> NowcasterState:
     del step, seconds
     metrics = {"train_l1": float(np.mean([m["train_l1"] for m in history]))}
     eval_key = jax.random.PRNGKey(config.seed + 1)
+    ratios = []
     for h in heldout:
       errs = evaluate[h.task](state.theta, device[id(h)], jax.random.fold_in(eval_key, h.seed))
+      errs = {k: float(v) for k, v in errs.items()}
       for k, v in errs.items():
-        metrics[f"heldout/{h.task}/seed{h.seed}/{k}"] = float(v)
+        metrics[f"heldout/{h.task}/lr{h.learning_rate:g}/seed{h.seed}/{k}"] = v
+      ratios.append(errs["nino_mae"] / min(errs["no_change_mae"], errs["linear_mae"]))
+    if ratios:
+      metrics["heldout/nino_ratio"] = float(np.mean(ratios))
     return metrics
 
   return loop.run(

@@ -2,9 +2,10 @@
 
 What a nowcaster (`learned_opt.nino`) learns from. The format, under `DIR/trajectories/`:
 
-    spec.json                 {"format_version": 1, "num_steps", "spacing", "tasks": {...}}:
-                              what was (or is being) collected; a different spec is refused
-    <task>__seed<s>.npz       one run (numpy .npz, read with allow_pickle=False):
+    spec.json                 {"format_version": 2, "num_steps", "spacing", "tasks":
+                              {<task>: {"learning_rates": [...], "seeds": [...]}}}: what was
+                              (or is being) collected; a different spec is refused
+    <task>__lr<lr>__seed<s>.npz   one run, Adam at <lr> (numpy .npz, allow_pickle=False):
       step                      [T] int: the snapshot steps 0, spacing, ..., num_steps
       train_loss                [num_steps]: the training-batch loss before each step
       learning_rate             []: Adam's learning rate
@@ -30,7 +31,7 @@ import tasks
 from learned_opt import neural_graph
 from tasks import training
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: several learning rates per task
 DIRNAME = "trajectories"
 SPEC_FILE = "spec.json"
 PARAM_PREFIX = "param/"
@@ -52,19 +53,25 @@ class Trajectory:
     return len(self.steps)
 
 
-def filename(task: str, seed: int) -> str:
-  return f"{task}__seed{seed}.npz"
+def filename(task: str, learning_rate: float, seed: int) -> str:
+  return f"{task}__lr{learning_rate:g}__seed{seed}.npz"
 
 
-def spec(task_lrs: dict[str, float], seeds: tuple[int, ...], num_steps: int, spacing: int) -> dict:
-  """The JSON description of a collection: which runs, how long, how often a snapshot."""
+def spec(
+  task_lrs: dict[str, tuple[float, ...]], seeds: tuple[int, ...], num_steps: int, spacing: int
+) -> dict:
+  """The JSON description of a collection: which runs (every task at each of its learning
+  rates with every seed), how long, how often a snapshot."""
   if num_steps % spacing:
     raise ValueError(f"num_steps ({num_steps}) must be a multiple of spacing ({spacing}).")
   return {
     "format_version": FORMAT_VERSION,
     "num_steps": num_steps,
     "spacing": spacing,
-    "tasks": {t: {"learning_rate": lr, "seeds": list(seeds)} for t, lr in sorted(task_lrs.items())},
+    "tasks": {
+      t: {"learning_rates": [float(lr) for lr in lrs], "seeds": list(seeds)}
+      for t, lrs in sorted(task_lrs.items())
+    },
   }
 
 
@@ -103,8 +110,8 @@ def adam_trajectory(
 
 
 def save(directory: str, traj: Trajectory) -> str:
-  """Writes `traj` to `directory/<task>__seed<s>.npz` (whole, then renamed into place)."""
-  path = os.path.join(directory, filename(traj.task, traj.seed))
+  """Writes `traj` to `directory/<task>__lr<lr>__seed<s>.npz` (whole, then renamed)."""
+  path = os.path.join(directory, filename(traj.task, traj.learning_rate, traj.seed))
   arrays = {
     "step": traj.steps,
     "train_loss": traj.train_loss,
@@ -118,9 +125,9 @@ def save(directory: str, traj: Trajectory) -> str:
   return path
 
 
-def load(directory: str, task_name: str, seed: int) -> Trajectory:
+def load(directory: str, task_name: str, learning_rate: float, seed: int) -> Trajectory:
   """Reads a stored trajectory; its parameters take `tasks.get(task_name)`'s structure."""
-  path = os.path.join(directory, filename(task_name, seed))
+  path = os.path.join(directory, filename(task_name, learning_rate, seed))
   abstract = jax.eval_shape(tasks.get(task_name).init, jax.random.PRNGKey(0))
   flat, treedef = jax.tree_util.tree_flatten_with_path(abstract)
   try:
@@ -176,14 +183,13 @@ def collect(directory: str, the_spec: dict, log=print) -> list[Trajectory]:
     os.replace(spec_path + ".tmp", spec_path)
   out = []
   for task_name, entry in the_spec["tasks"].items():
-    for seed in entry["seeds"]:
-      if not os.path.exists(os.path.join(directory, filename(task_name, seed))):
-        log(f"collecting trajectory {task_name} seed {seed} ...")
-        save(
-          directory,
-          adam_trajectory(
-            task_name, entry["learning_rate"], seed, the_spec["num_steps"], the_spec["spacing"]
-          ),
-        )
-      out.append(load(directory, task_name, seed))
+    for lr in entry["learning_rates"]:
+      for seed in entry["seeds"]:
+        if not os.path.exists(os.path.join(directory, filename(task_name, lr, seed))):
+          log(f"collecting trajectory {task_name} lr {lr:g} seed {seed} ...")
+          save(
+            directory,
+            adam_trajectory(task_name, lr, seed, the_spec["num_steps"], the_spec["spacing"]),
+          )
+        out.append(load(directory, task_name, lr, seed))
   return out
