@@ -25,7 +25,17 @@ from typing import Any, Literal
 
 import optax
 
-Need = Literal["grad", "value", "value_fn", "key", "output_fn", "loss_of_outputs", "devices"]
+Need = Literal[
+  "grad",
+  "value",
+  "value_fn",
+  "key",
+  "output_fn",
+  "loss_of_outputs",
+  "dense_fn",
+  "targets",
+  "devices",
+]
 Source = Literal["optax", "project"]
 Status = Literal["implemented", "not-applicable"]
 NEEDS: tuple[str, ...] = (
@@ -35,6 +45,8 @@ NEEDS: tuple[str, ...] = (
   "key",
   "output_fn",
   "loss_of_outputs",
+  "dense_fn",
+  "targets",
   "devices",
 )
 TIERS: dict[int, str] = {
@@ -95,8 +107,8 @@ class Entry:
     search_space: hyperparameter -> `LogRange` or `Choice`; always has `learning_rate`
       for an implemented method that takes one.
     needs: what `update` needs beyond the gradient, in the extra-args vocabulary
-      (`value`, `value_fn`, `key`, `output_fn` with `loss_of_outputs`, `devices`); `grad`
-      when the gradient is used.
+      (`value`, `value_fn`, `key`, `output_fn` with `loss_of_outputs`, `dense_fn`,
+      `targets`, `devices`); `grad` when the gradient is used.
     ids: the inventory ids this entry covers (`("T1-01",)`); empty outside the inventory.
     tier: the inventory tier (1-6, see `TIERS`), or None for a method outside the inventory.
     source: `"optax"` when the factory is optax's own, `"project"` when written here.

@@ -6,7 +6,10 @@ Images are read at `resolution` (None: the dataset's own) and flattened. The los
 mean softmax cross-entropy of a batch; `normalize` divides it by log(num_classes), the loss
 of the uniform prediction, and clips at 1.5. The loss is `loss_of_outputs(outputs(...))`:
 the logits and the cross-entropy of those logits, the pair the Gauss-Newton baselines take
-as the extra args `output_fn` / `loss_of_outputs` (`tasks.training`).
+as the extra args `output_fn` / `loss_of_outputs` (`tasks.training`). `dense_outputs` also
+hands over every dense layer's inputs and takes additive taps on its pre-activations, and
+`targets` the one-hot labels: the extra args `dense_fn` / `targets` of ghost clipping and
+tpSGD.
 """
 
 from __future__ import annotations
@@ -87,15 +90,29 @@ class MLPClassifier(Task):
     }
 
   def logits(self, params, x):
+    return self.dense_outputs(params, {"x": x})[0]
+
+  def dense_outputs(self, params, batch, taps=None):
+    """(logits, inputs): the logits on `batch` with `taps[name]` ([batch, width], None: no
+    taps) added to dense layer `name`'s pre-activation `x @ w + b`, and every dense layer's
+    input `x` ({name: [batch, fan_in]}); the pair the extra arg `dense_fn` hands over."""
     act = ACTIVATIONS[self.activation]
-    for i in range(len(self.hidden)):
-      layer = params[f"dense_{i}"]
-      x = act(x @ layer["w"] + layer["b"])
-    return x @ params["out"]["w"] + params["out"]["b"]
+    x, inputs = batch["x"], {}
+    names = [f"dense_{i}" for i in range(len(self.hidden))] + ["out"]
+    for name in names:
+      inputs[name] = x
+      z = x @ params[name]["w"] + params[name]["b"]
+      z = z if taps is None else z + taps[name]
+      x = z if name == "out" else act(z)
+    return x, inputs
 
   def outputs(self, params, batch):
     """The model's outputs on `batch`: the logits [batch, classes]."""
     return self.logits(params, batch["x"])
+
+  def targets(self, batch):
+    """What the loss compares the outputs with: one-hot labels [batch, classes]."""
+    return jax.nn.one_hot(batch["y"], datasets.num_classes(self.dataset))
 
   def loss_of_outputs(self, outputs, batch):
     """The loss as a function of the logits: mean softmax cross-entropy."""

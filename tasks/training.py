@@ -6,7 +6,12 @@ project's vocabulary (`value`: the loss at the current parameters; `value_fn`: p
 loss on the current batch; `key`: a fresh PRNG key per step; `output_fn`: params -> the
 model's outputs on the current batch, with `loss_of_outputs`: outputs -> the loss, so that
 loss = loss_of_outputs(output_fn(params)), for tasks with outputs (`has_outputs`:
-classifiers and autoencoders); `training_run` passes `value` unless told otherwise.
+classifiers and autoencoders); for MLPs (`has_dense`: MLP classifiers, the MLP
+autoencoder) `dense_fn`: (params, taps) -> (outputs, inputs), the outputs with `taps[name]`
+(None: none) added to dense layer `name`'s pre-activation `x @ params[name]["w"] +
+params[name]["b"]` and every dense layer's input `x` (per-example gradient norms, layer-local
+training), and `targets`: what the loss compares the outputs with (one-hot labels, images);
+`training_run` passes `value` unless told otherwise.
 
 `training_run` returns the training curve and final validation and test losses;
 `curve_run` (the comparison suite's run) also evaluates the validation split at
@@ -28,7 +33,15 @@ from tasks.mlp_classifier import MLPClassifier
 from tasks.reparam import Reparameterized
 from tasks.vision import CNNClassifier, MLPAutoencoder
 
-EXTRA_ARGS: tuple[str, ...] = ("value", "value_fn", "key", "output_fn", "loss_of_outputs")
+EXTRA_ARGS: tuple[str, ...] = (
+  "value",
+  "value_fn",
+  "key",
+  "output_fn",
+  "loss_of_outputs",
+  "dense_fn",
+  "targets",
+)
 
 
 def has_accuracy(task: Task) -> bool:
@@ -46,6 +59,13 @@ def has_outputs(task: Task) -> bool:
   return isinstance(task, MLPClassifier | CNNClassifier | MLPAutoencoder)
 
 
+def has_dense(task: Task) -> bool:
+  """Whether `task` is an MLP exposing `dense_outputs(params, batch, taps)` and
+  `targets(batch)` (the MLP classifiers and the MLP autoencoder; not reparameterized members,
+  whose optimizer coordinates are not the dense layers' weights)."""
+  return isinstance(task, MLPClassifier | MLPAutoencoder)
+
+
 def step_fn(task: Task, opt, sampler, extra_args: Sequence[str]):
   """One training step `((params, state), key) -> ((params, state), loss)` for `lax.scan`:
   a batch from `sampler`, the loss and its gradient, `opt.update` given the `extra_args`
@@ -59,6 +79,13 @@ def step_fn(task: Task, opt, sampler, extra_args: Sequence[str]):
       f"Task {task.name!r} does not expose its outputs, which the optimizer needs "
       f"({', '.join(sorted(wants_outputs))}); tasks with outputs: classifiers and autoencoders."
     )
+  wants_dense = {"dense_fn", "targets"} & set(extra_args)
+  if wants_dense and not has_dense(task):
+    raise ValueError(
+      f"Task {task.name!r} does not expose its dense layers, which the optimizer needs "
+      f"({', '.join(sorted(wants_dense))}); tasks with them: the MLP classifiers and the MLP "
+      "autoencoder."
+    )
 
   def step(carry, k):
     p, s = carry
@@ -70,6 +97,9 @@ def step_fn(task: Task, opt, sampler, extra_args: Sequence[str]):
     if wants_outputs:
       available["output_fn"] = lambda q: task.outputs(q, batch)
       available["loss_of_outputs"] = lambda z: task.loss_of_outputs(z, batch)
+    if wants_dense:
+      available["dense_fn"] = lambda q, taps: task.dense_outputs(q, batch, taps)
+      available["targets"] = task.targets(batch)
     updates, s = opt.update(grads, s, p, **{a: available[a] for a in extra_args})
     return (optax.apply_updates(p, updates), s), loss
 

@@ -11,7 +11,8 @@ image" and values near 0 a good reconstruction; clipped at 1.5.
 
 Both expose their outputs (logits; reconstructions) and the loss of those outputs
 (`outputs`, `loss_of_outputs`: loss = loss_of_outputs(outputs)) for the Gauss-Newton
-baselines' extra args.
+baselines' extra args; the autoencoder, an MLP, also its dense layers and targets
+(`dense_outputs`, `targets`: the extra args `dense_fn` / `targets`).
 """
 
 from __future__ import annotations
@@ -129,12 +130,22 @@ class MLPAutoencoder(Task):
     }
 
   def reconstruct(self, params, x):
+    return self.dense_outputs(params, {"x": x})[0]
+
+  def dense_outputs(self, params, batch, taps=None):
+    """(reconstructions, inputs): as `MLPClassifier.dense_outputs`, for the extra arg
+    `dense_fn`: `taps[name]` added to dense layer `name`'s pre-activation, every dense
+    layer's input `x`."""
     act = ACTIVATIONS[self.activation]
     num = len(self._sizes()) - 1
+    x, inputs = batch["x"], {}
     for i in range(num):
-      x = x @ params[f"dense_{i}"]["w"] + params[f"dense_{i}"]["b"]
-      x = act(x) if i < num - 1 else jax.nn.sigmoid(x)
-    return x
+      name = f"dense_{i}"
+      inputs[name] = x
+      z = x @ params[name]["w"] + params[name]["b"]
+      z = z if taps is None else z + taps[name]
+      x = act(z) if i < num - 1 else jax.nn.sigmoid(z)
+    return x, inputs
 
   def outputs(self, params, batch):
     """The model's outputs on `batch`: the reconstructions [batch, pixels]."""
@@ -143,6 +154,10 @@ class MLPAutoencoder(Task):
   def loss_of_outputs(self, outputs, batch):
     """The loss as a function of the reconstructions: mean squared error per pixel."""
     return jnp.mean((outputs - batch["x"]) ** 2)
+
+  def targets(self, batch):
+    """What the loss compares the outputs with: the images [batch, pixels]."""
+    return batch["x"]
 
   def loss(self, params, key, batch):
     del key

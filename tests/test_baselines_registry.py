@@ -5,7 +5,8 @@ another problem class, on that problem: `CONVERGENCE_PROBLEM`) for some learning
 its search space; the single-device methods of Tiers 1, 2, 3 and 5 also train the smoke task
 (`_smoke_loss`: logistic regression on real digits); each keeps the parameters' dtype,
 compiles once, runs inside `optax.chain` and under `vmap`. Extra args (`value`, `value_fn`,
-`key`, `output_fn` / `loss_of_outputs`) are supplied according to `Entry.needs`.
+`key`, `output_fn` / `loss_of_outputs`, `dense_fn` / `targets`) are supplied according to
+`Entry.needs`.
 """
 
 import difflib
@@ -76,9 +77,31 @@ def _same_spectrum_quadratic(params):
   )
 
 
+# The parameters {w, b} as one dense layer (name ''; the extra arg `dense_fn`): outputs
+# X w + b on 8 fixed inputs, targets from a planted layer, half the mean squared error.
+_DENSE_X = jax.random.normal(jax.random.PRNGKey(11), (8, 3))
+_DENSE_TARGETS = _DENSE_X @ jax.random.normal(jax.random.PRNGKey(12), (3, 4)) - 0.5
+
+
+def _dense_fn(params, taps):
+  p = jax.tree.map(lambda x: x.astype(jnp.float32), params)
+  z = _DENSE_X @ p["w"] + p["b"]
+  return (z if taps is None else z + taps[""]), {"": _DENSE_X}
+
+
+def _dense_loss_of_outputs(z):
+  return 0.5 * jnp.mean(jnp.sum((z - _DENSE_TARGETS) ** 2, -1))
+
+
+def _dense_regression(params):
+  return _dense_loss_of_outputs(_dense_fn(params, None)[0])
+
+
 # Methods defined for another problem class than a quadratic with a zero minimum from
 # zero, and the problem (loss, start) their convergence is checked on instead.
 CONVERGENCE_PROBLEM = {
+  # Reads the model's dense layers (per-example norms, layer-local targets): a regression.
+  "ghost_clipping": (_dense_regression, None),
   # Divides the step by the loss, which vanishes at a quadratic's minimum.
   "normalized_lr_gd": (_separable_logistic, None),
   # Keeps every weight matrix's singular values (R W0 P with R, P orthogonal).
@@ -143,6 +166,10 @@ def extra_args(entry, loss_fn, params, key, outputs=None):
   """The extra args an entry needs, in the project's vocabulary; `outputs`: the pair
   (output_fn, loss_of_outputs) of `loss_fn` where `_OUTPUTS` does not have it."""
   args = {}
+  if "dense_fn" in entry.needs or "targets" in entry.needs:
+    # Every check hands dense-layer methods the regression (its update, not `loss_fn`'s).
+    args["dense_fn"], args["targets"] = _dense_fn, _DENSE_TARGETS
+    args["loss_of_outputs"] = _dense_loss_of_outputs
   if "output_fn" in entry.needs:
     args["output_fn"], args["loss_of_outputs"] = outputs or _OUTPUTS[loss_fn]
   if "value" in entry.needs:
