@@ -6,6 +6,7 @@ Run each from the repository root as a module, e.g. `.venv/bin/python -m bench.l
   baselines_structured  the same for the Tier 2 and 3 baselines
   zeroth_order          MeZO and the ZO optimizers vs Adam
   ghost_clipping        ghost clipping's peak memory and time vs materialized per-example grads
+  kaisa                 KAISA's bits sent and inverse memory per worker, per grad-worker fraction
   lopt_step             one learned-optimizer step per architecture vs Adam
   meta_step             estimators vs the bare unroll
   nowcast               NiNo's nowcast wrapper vs its base optimizer

@@ -29,9 +29,18 @@ class ScaleByKfacState(NamedTuple):
   right_inv: optax.Updates  # float32 (G + √λ I)^{-1}
 
 
-def _damped_inverse(m: jax.Array, damping: jax.Array | float) -> jax.Array:
+def damped_inverse(m: jax.Array, damping: jax.Array | float) -> jax.Array:
+  """(m + damping I)^{-1} of a symmetric PSD factor, by eigendecomposition."""
   w, v = linalg.eigh(m)
   return (v / (jnp.maximum(w, 0.0) + damping)) @ v.T
+
+
+def gradient_factors(mat: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """(W_g W_gᵀ, W_gᵀ W_g) / ‖W_g‖_F of a float32 weight-gradient matrix: the Kronecker
+  factors of one example's empirical Fisher (module docstring); zeros for a zero gradient."""
+  norm = jnp.linalg.norm(mat)
+  scale = jnp.where(norm > 0, 1.0 / jnp.where(norm > 0, norm, 1.0), 0.0)
+  return scale * mat @ mat.T, scale * mat.T @ mat
 
 
 def scale_by_kfac(
@@ -109,13 +118,12 @@ def scale_by_kfac(
         a_inv = jnp.where(refresh, 1.0 / (a + damping), a_inv)
         return (g32 * a_inv).astype(g.dtype), a, s, a_inv, s_inv
       mat = g32.reshape(ms)
-      norm = jnp.linalg.norm(mat)
-      scale = jnp.where(norm > 0, 1.0 / jnp.where(norm > 0, norm, 1.0), 0.0)
-      a = decay * a + (1 - decay) * scale * mat @ mat.T
-      s = decay * s + (1 - decay) * scale * mat.T @ mat
+      fa, fs = gradient_factors(mat)
+      a = decay * a + (1 - decay) * fa
+      s = decay * s + (1 - decay) * fs
       a_inv, s_inv = jax.lax.cond(
         refresh,
-        lambda: (_damped_inverse(a, root), _damped_inverse(s, root)),
+        lambda: (damped_inverse(a, root), damped_inverse(s, root)),
         lambda: (a_inv, s_inv),
       )
       return (a_inv @ mat @ s_inv).reshape(g.shape).astype(g.dtype), a, s, a_inv, s_inv

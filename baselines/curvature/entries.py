@@ -480,17 +480,6 @@ register(
 
 _NOT_APPLICABLE = [
   dict(
-    name="kaisa",
-    ids=("T3-05",),
-    paper="Pauloski et al., KAISA: An Adaptive Second-Order Optimizer Framework for Deep "
-    "Neural Networks, arXiv:2107.01739 (named by MKOR, arXiv:2306.01685)",
-    reason="KAISA changes only where K-FAC's factors, eigendecompositions and preconditioned "
-    "gradients are computed and how they are communicated across workers (the "
-    "grad-worker fraction trades memory for communication); its update is K-FAC's, "
-    "registered here as `kfac`. A single-process optax transform has no workers to shard "
-    "over",
-  ),
-  dict(
     name="exact_augmented_lagrangian_sketching",
     ids=("T3-19",),
     paper="Hong, Na, Mahoney & Kolar, Constrained Optimization via Exact Augmented Lagrangian "

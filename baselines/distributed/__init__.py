@@ -1,6 +1,7 @@
 """Distributed, communication-compressed, decentralized and federated optimizers (1-bit Adam,
-EF21, DGC, TernGrad, local SGD, D-SGD, FedOpt, ...). `baselines.distributed.communication`
-holds the worker axis, compressors, mixing matrices and communicated-bit counts.
+EF21, DGC, TernGrad, local SGD, D-SGD, FedOpt, KAISA's distributed K-FAC, ...).
+`baselines.distributed.communication` holds the worker axis, compressors, mixing matrices and
+communicated-bit counts.
 
 One file per rule (`_<name>.py`: its state, `scale_by_<name>`, aliases); `entries.py`
 registers them. Everything listed in `__all__` is re-exported by `baselines`.
@@ -29,6 +30,7 @@ from baselines.distributed._error_feedback import (
   topk_sgd,
 )
 from baselines.distributed._fedopt import FedOptState, fed_opt, fedadagrad, fedadam, fedyogi
+from baselines.distributed._kaisa import ScaleByKaisaState, kaisa, scale_by_kaisa
 from baselines.distributed._local_sgd import LocalSGDState, fedavg, local_sgd
 from baselines.distributed._monna import NearestNeighborAverageState, monna
 from baselines.distributed._onebit_adam import (
@@ -50,6 +52,7 @@ __all__ = [
   "ScaleByDistributedLionState",
   "ScaleByEF21State",
   "ScaleByErrorFeedbackState",
+  "ScaleByKaisaState",
   "ScaleByOnebitAdamState",
   "ScaleBySketchState",
   "ScaleByTernGradState",
@@ -65,6 +68,7 @@ __all__ = [
   "fedadam",
   "fedavg",
   "fedyogi",
+  "kaisa",
   "local_sgd",
   "monna",
   "onebit_adam",
@@ -74,6 +78,7 @@ __all__ = [
   "scale_by_distributed_lion",
   "scale_by_ef21",
   "scale_by_error_feedback",
+  "scale_by_kaisa",
   "scale_by_onebit_adam",
   "scale_by_sketch",
   "scale_by_terngrad",

@@ -1,5 +1,5 @@
 """Registry entries of the distributed, communication-compressed, decentralized and federated
-methods (inventory T6-01 to T6-15).
+methods (inventory T6-01 to T6-15) and of KAISA (T3-05: distributed K-FAC).
 
 Conventions (see `baselines.distributed.communication`): entries needing `devices` take a
 static `num_workers`; gradients (and, for decentralized, local and federated methods,
@@ -21,6 +21,7 @@ from baselines.distributed._dsgd import dsgd
 from baselines.distributed._ef21 import ef21, ef21_w
 from baselines.distributed._error_feedback import ef_sgd, topk_sgd
 from baselines.distributed._fedopt import fedadagrad, fedadam, fedyogi
+from baselines.distributed._kaisa import kaisa
 from baselines.distributed._local_sgd import fedavg, local_sgd
 from baselines.distributed._monna import monna
 from baselines.distributed._onebit_adam import onebit_adam
@@ -263,3 +264,36 @@ for _entry in (
   ),
 ):
   register(dataclasses.replace(_entry, tier=6, source="project"))
+register(
+  Entry(
+    name="kaisa",
+    factory=kaisa,
+    defaults={
+      "learning_rate": 1e-3,
+      "grad_worker_fraction": 1.0,
+      "decay": 0.95,
+      "damping": 1e-3,
+      "inverse_update_interval": 10,
+      "momentum": 0.9,
+      "weight_decay": 0.0,
+    },
+    search_space={
+      "learning_rate": LogRange(1e-5, 1e-1),
+      "damping": LogRange(1e-5, 1e-1),
+      "inverse_update_interval": Choice((1, 10, 100)),
+    },
+    needs=_DIST,
+    ids=("T3-05",),
+    tier=3,
+    paper="Pauloski et al., KAISA: An Adaptive Second-Order Optimizer Framework for Deep Neural "
+    "Networks, arXiv:2107.01739 (named by MKOR, arXiv:2306.01685)",
+    reference="authors' code gpauloski/kfac-pytorch@kfac/assignment.py (KAISAAssignment: G = "
+    "max(1, N * fraction) gradient workers, the G x N/G grid whose columns are gradient-worker "
+    "groups and rows receiver groups, greedy placement of the inverses by cost, inverses "
+    "broadcast when G > 1, preconditioned gradients broadcast when G < N); the same update as "
+    "kfac with one worker and for every fraction (tests/test_kaisa.py). Kept: kfac's factors "
+    "from each worker's weight gradient (the extra args expose no activations), all-reduced; "
+    "placement simulated on the worker axis (the inverses computed once and copied to the G "
+    "gradient workers, which precondition under a vmap); bits counted, not timed.",
+  )
+)
