@@ -85,7 +85,8 @@ def test_learned_parts_move_the_update():
   params = _params(jax.random.PRNGKey(1))
   base = _run_lopt(lopt, theta, params, steps=2)[-1]
   # The step sizes: matrices and vectors scale separately.
-  bigger = {**theta, "log_lr": {"matrix": jnp.log(3.0), "vector": jnp.zeros([])}}
+  # float32, not weakly typed: theta keeps its types and the program serves again.
+  bigger = {**theta, "log_lr": {"matrix": jnp.log(jnp.float32(3.0)), "vector": jnp.zeros([])}}
   moved = _run_lopt(lopt, bigger, params, steps=2)[-1]
   np.testing.assert_allclose(moved["w"], 3 * base["w"], rtol=1e-5)
   np.testing.assert_allclose(moved["b"], base["b"], rtol=1e-6)
@@ -128,17 +129,22 @@ def test_meta_training_signal_is_finite_under_jit_and_vmap():
 
 
 def _reflected_updates(lopt, theta, params, steps=4):
-  """Updates of `steps` steps on random gradients g_t and on the reflected problem (-g_t, -p)."""
+  """Updates of `steps` steps on random gradients g_t and on the reflected problem (-g_t, -p)
+  (one compiled step: the sign is its argument)."""
+  opt = lopt.opt(theta, num_steps=T)
+
+  @jax.jit
+  def step(p, state, t, sign):
+    key = jax.random.fold_in(jax.random.PRNGKey(3), t)
+    g = jax.tree.map(lambda x: sign * jax.random.normal(key, x.shape), p)
+    u, state = opt.update(g, state, p)
+    return optax.apply_updates(p, u), state, u
 
   def run(sign):
-    opt = lopt.opt(theta, num_steps=T)
     p = jax.tree.map(lambda x: sign * x, params)
     state, out = opt.init(p), []
     for t in range(steps):
-      key = jax.random.fold_in(jax.random.PRNGKey(3), t)
-      g = jax.tree.map(lambda x, k=key: sign * jax.random.normal(k, x.shape), p)
-      u, state = opt.update(g, state, p)
-      p = optax.apply_updates(p, u)
+      p, state, u = step(p, state, t, sign)
       out.append(u)
     return out
 
