@@ -5,7 +5,9 @@ Without a flag, a readable table. With `--json`, a JSON array with one object pe
 rule was checked against, and the deviations kept). With `--markdown`, the document
 committed as `docs/optimizers.md` (`python -m baselines.list --markdown > docs/optimizers.md`;
 a test checks that the two agree): per inventory tier, every entry with its family, ids,
-source, paper and reference, then the entries registered as not applicable, with the reason.
+source, paper and reference; then the implemented procedures that are not update rules
+(tuners of the comparison suite, scaling rules) with where they live; then the entries
+registered as not applicable, with the reason.
 """
 
 from __future__ import annotations
@@ -52,9 +54,10 @@ def _cell(text: str) -> str:
 
 
 def markdown() -> str:
-  """docs/optimizers.md: the registry by tier, then the not-applicable entries."""
+  """docs/optimizers.md: the registry by tier, the procedures, the not-applicable entries."""
   es = baselines.entries()
-  implemented = [e for e in es if e.status == "implemented"]
+  implemented = [e for e in es if e.status == "implemented" and e.factory is not None]
+  procedures = [e for e in es if e.status == "implemented" and e.factory is None]
   lines = [
     "# Optimizers",
     "",
@@ -71,7 +74,8 @@ def markdown() -> str:
     "papers it started from, numbered `T<tier>-<nn>`. Entries without a tier are comparison",
     "peers outside the inventory.",
     "",
-    f"{len(implemented)} implemented entries, {len(es) - len(implemented)} not applicable.",
+    f"{len(implemented)} implemented update rules, {len(procedures)} implemented procedures, "
+    f"{len(es) - len(implemented) - len(procedures)} not applicable.",
     "",
     "| tier | methods |",
     "| --- | --- |",
@@ -89,6 +93,22 @@ def markdown() -> str:
       lines.append(
         f"| `{e.name}` | {fam} | {ids} | {e.source} | {_cell(e.paper)} | {_cell(e.reference)} |"
       )
+  lines += [
+    "",
+    "## Procedures",
+    "",
+    "Implemented methods that are not update rules: they choose an optimizer's",
+    "hyperparameters (`baselines.get` refuses them and names the function to use).",
+    "",
+    "| name | family | ids | tier | paper | where | checked against |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+  ]
+  for e in procedures:
+    ids, fam = ", ".join(e.ids), registry.family(e.name)
+    lines.append(
+      f"| `{e.name}` | {fam} | {ids} | {e.tier or ''} | {_cell(e.paper)} | "
+      f"{_cell(e.procedure)} | {_cell(e.reference)} |"
+    )
   lines += ["", "## Not applicable", "", "| name | family | ids | tier | why |"]
   lines.append("| --- | --- | --- | --- | --- |")
   for e in es:

@@ -118,6 +118,9 @@ class Entry:
       reason. Entries whose `source` is `"optax"` default to `"optax"` (optax's own tests).
     status: `"implemented"`, or `"not-applicable"` with `reason`.
     reason: why a method is not applicable; empty otherwise.
+    procedure: for an implemented method that is not an update rule (a tuner of the
+      comparison suite, a hyperparameter scaling rule): the function that implements it and
+      how it is used; its `factory` is None and it is not among `names()`.
   """
 
   name: str
@@ -132,6 +135,7 @@ class Entry:
   reference: str = ""
   status: Status = "implemented"
   reason: str = ""
+  procedure: str = ""
 
   def __post_init__(self):
     if self.source == "optax" and not self.reference:
@@ -139,8 +143,8 @@ class Entry:
     unknown = set(self.needs) - set(NEEDS)
     if unknown:
       raise ValueError(f"{self.name}: unknown needs {sorted(unknown)}; allowed: {NEEDS}.")
-    if self.status == "implemented" and self.factory is None:
-      raise ValueError(f"{self.name}: an implemented entry needs a factory.")
+    if self.status == "implemented" and (self.factory is None) == (not self.procedure):
+      raise ValueError(f"{self.name}: an implemented entry has a factory or a procedure.")
     if self.status == "not-applicable" and not self.reason:
       raise ValueError(f"{self.name}: a not-applicable entry needs a reason.")
     if self.factory is not None:
@@ -172,8 +176,10 @@ def family(name: str) -> str:
 
 
 def names() -> list[str]:
-  """Sorted names of every implemented optimizer."""
-  return sorted(n for n, e in _REGISTRY.items() if e.status == "implemented")
+  """Sorted names of every implemented optimizer (procedures left out)."""
+  return sorted(
+    n for n, e in _REGISTRY.items() if e.status == "implemented" and e.factory is not None
+  )
 
 
 def entries() -> list[Entry]:
@@ -203,6 +209,8 @@ def get(name: str, **hparams: Any) -> optax.GradientTransformation:
   e = entry(name)
   if e.status != "implemented":
     raise ValueError(f"Optimizer {name!r} is not applicable here: {e.reason}")
+  if e.factory is None:
+    raise ValueError(f"{name!r} is not an update rule but a procedure: {e.procedure}")
   accepted = _accepted_hparams(e.factory)
   unknown = set(hparams) - accepted
   if accepted and unknown:

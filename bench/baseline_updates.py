@@ -97,12 +97,13 @@ def _time_step(opt, needs, params, grads, repeats: int) -> float:
 
 
 def selected(tiers: set[int]) -> list[baselines.Entry]:
-  """Implemented single-device entries with an id in `tiers`."""
+  """Implemented single-device update rules (no procedures) with an id in `tiers`."""
   prefixes = tuple(f"T{t}-" for t in tiers)
   return [
     e
     for e in baselines.entries()
     if e.status == "implemented"
+    and e.factory is not None
     and any(i.startswith(prefixes) for i in e.ids)
     and "devices" not in e.needs
   ]

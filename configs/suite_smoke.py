@@ -35,8 +35,23 @@ def get_config() -> ml_collections.ConfigDict:
   config.num_seeds = 3
   config.rerun_seed_offset = 1000
   config.tune = ml_collections.ConfigDict(
-    # Hyperparameters tuned where in an optimizer's search space ("*": all of it);
-    # grid_points per log-scale range (Choice values are all taken).
-    {"params": ("learning_rate",), "grid_points": 3}
+    {
+      # Hyperparameters tuned where in an optimizer's search space ("*": all of it);
+      # grid_points per log-scale range (Choice values are all taken).
+      "params": ("learning_rate",),
+      "grid_points": 3,
+      # The tuner of registered optimizers: "grid", "cehpo" (the cross-entropy method,
+      # baselines.suite.cehpo) or "autolrs" (a learning-rate schedule found on the fly,
+      # baselines.suite.autolrs; tune.params must be ("learning_rate",)).
+      "method": "grid",
+      # Settings drawn per round, rounds, the best fraction refitted, the refit's weight.
+      "cehpo": {"population": 4, "iterations": 2, "elite_fraction": 0.5, "smoothing": 0.7},
+      # First stage (fraction of num_steps; each next twice as long), look-ahead (fraction
+      # of a stage), candidates per stage, the LCB's kappa (the authors' values).
+      "autolrs": {"first_stage": 0.2, "lookahead": 0.1, "candidates": 10, "kappa": 1e6},
+      # Tune at this batch size instead of each task's own and rescale the selected
+      # setting to the task's batch size (baselines.schedules.batch_scaling); 0: off.
+      "batch_size": 0,
+    }
   )
   return config

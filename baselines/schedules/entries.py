@@ -4,8 +4,9 @@ T5-42).
 Schedules are registered as the optimizers that use them (AdamW or SGD under the schedule,
 with `num_steps` / `warmup_steps` hyperparameters): linear decay, warmup + cosine, Adafactor's
 relative step, the schedules refined from observed gradient norms, AdAdaGrad's batch-size
-tests. Hyperparameter searches and scaling rules are registered as not applicable, with the
-reason. The entry format is in the module docstring of `baselines.registry`.
+tests. Hyperparameter searches (AutoLRS, CEHPO: tuners of the comparison suite) and the
+batch-size scaling rules are registered as procedures, naming the function that implements
+them. The entry format is in the module docstring of `baselines.registry`.
 """
 
 from __future__ import annotations
@@ -264,45 +265,52 @@ register(
 
 
 # --------------------------------------------------------------------------------------------
-# Not optimizer steps: hyperparameter searches and scaling rules.
+# Not optimizer steps: hyperparameter searches and scaling rules, implemented as procedures.
 # --------------------------------------------------------------------------------------------
 
-_NOT_APPLICABLE = (
-  (
-    "autolrs",
-    ("T5-31",),
-    "a hyperparameter search around training, not an update rule: every tau steps it "
-    "snapshots the model, trains tau' steps under each Bayesian-optimization candidate LR, "
-    "restores the snapshot and picks the LR from validation losses extrapolated by an "
-    "exponential model; the chosen LR feeds any registered optimizer",
+_PROCEDURES = (
+  dict(
+    name="autolrs",
+    ids=("T5-31",),
+    paper="Jin et al., AutoLRS: Automatic Learning-Rate Schedule by Bayesian Optimization "
+    "on the Fly, ICLR 2021, arXiv:2105.10762",
+    procedure="baselines.suite.autolrs.search: the comparison suite's tuner "
+    "`--config.tune.method=autolrs` (a piecewise-constant learning-rate schedule found on "
+    "the tuning seeds, rerun on the reported seeds)",
+    reference="authors' code YuchenJin/autolrs (autolrs_server.py: 10 candidates per stage, "
+    "look-ahead tau/10, both doubling, GP + LCB with kappa 1e6, exponential forecast of the "
+    "loss at tau, diverged candidates scored 1e6). Kept: mean training loss over the tuning "
+    "seeds instead of the spline outlier filter; stages as fractions of the horizon; no late "
+    "switch to validation losses. Tests: tests/test_suite_tuners.py.",
   ),
-  (
-    "batch_size_lr_scaling_rules",
-    ("T5-41",),
-    "rules that set hyperparameters before training (SGD: LR ∝ B; Adam/RMSprop: LR ∝ √B; "
-    "sign-like methods: optimal LR rises then falls with B; β2 half-life in tokens kept fixed "
-    "for small batches; Step Law power laws for LR and B), not an update rule; they choose "
-    "the arguments of the registered optimizers",
+  dict(
+    name="batch_size_lr_scaling_rules",
+    ids=("T5-41",),
+    paper="Granziol et al., Learning Rates as a Function of Batch Size (JMLR 2022); Malladi "
+    "et al., On the SDEs and Scaling Rules for Adaptive Gradient Algorithms (NeurIPS 2022); "
+    "Marek et al., Small Batch Size Training for Language Models (2025)",
+    procedure="baselines.schedules.batch_scaling.scale_hparams(name, hparams, from_batch=, "
+    "to_batch=): SGD linear, Adam / RMSprop square root with the second-moment decay's "
+    "half-life in samples kept; the comparison suite applies it with "
+    "`--config.tune.batch_size` (tune at that batch size, rerun at the task's)",
+    reference="papers' rules (LR proportional to B for SGD, to sqrt(B) for Adam; b2 -> "
+    "b2^(B'/B)). Kept: b1, eps and weight decay unchanged (the SDE rule also scales 1 - b1 "
+    "and eps); no rule for sign-like methods (the Surge paper: non-monotone in B). Tests: "
+    "tests/test_batch_scaling.py.",
   ),
-  (
-    "cehpo",
-    ("T5-42",),
-    "a hyperparameter-optimization procedure (the cross-entropy method over optimizer "
-    "hyperparameters such as Adam's, scored on validation loss across training runs), not an "
-    "update rule",
+  dict(
+    name="cehpo",
+    ids=("T5-42",),
+    paper="Li & Li, Cross-Entropy Optimization for Hyperparameter Optimization in "
+    "Stochastic Gradient-based Approaches to Train Deep Neural Networks, arXiv:2409.09240",
+    procedure="baselines.suite.cehpo.search: the comparison suite's tuner "
+    "`--config.tune.method=cehpo` (the cross-entropy method over the entry's search space; "
+    "the best evaluated setting is rerun on the reported seeds)",
+    reference="paper (the CE method with an elite quantile and smoothed refits of a normal "
+    "over log values and a categorical over choices; no code is public). Kept: each setting "
+    "fixed over a run (the paper adapts during training); population, elite fraction and "
+    "smoothing are ours (configs/suite_smoke.py). Tests: tests/test_suite_tuners.py.",
   ),
 )
-for _name, _ids, _reason in _NOT_APPLICABLE:
-  register(
-    Entry(
-      name=_name,
-      factory=None,
-      defaults={},
-      search_space={},
-      ids=_ids,
-      tier=5,
-      source="project",
-      status="not-applicable",
-      reason=_reason,
-    )
-  )
+for _kw in _PROCEDURES:
+  register(Entry(factory=None, defaults={}, search_space={}, needs=(), tier=5, **_kw))

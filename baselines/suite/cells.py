@@ -24,6 +24,20 @@ raises `ValueError` with one message otherwise. Seeds: the *tuning seeds* are
 So every number the report shows comes from the same reported seeds, none of them the
 seeds a setting was selected on; the tuning seeds serve only the selection and edge flags.
 
+`config.tune.method` picks the tuner of the registered optimizers' tuned columns (learned
+tuned columns keep the grid): `"grid"` (the default, above), `"cehpo"` (the cross-entropy
+method over the same search space, `baselines.suite.cehpo`: every evaluated setting is a
+tuning run, the best one is rerun) or `"autolrs"` (a learning-rate schedule found by
+Bayesian optimization with look-ahead runs on the tuning seeds, `baselines.suite.autolrs`:
+the schedule, replayed on the tuning seeds as the cell's one tuning setting with its
+`tuning_steps`, is rerun); their options are `config.tune.cehpo` / `config.tune.autolrs`.
+`config.tune.batch_size` (0: off) tunes at that batch size instead of the task's own and
+rescales the selected setting to the task's batch size for the reported runs
+(`baselines.schedules.batch_scaling`: SGD linear, Adam square root, b2's half-life in
+samples kept). An output directory's protocol names the method, its options and the batch
+size only when they are not the grid at the task's batch size, so the grid's outdirs and
+cells written before these options stay valid.
+
 Factories with a training-horizon argument (`num_steps`: schedules) get the suite's
 `num_steps`.
 
@@ -55,8 +69,9 @@ import baselines
 import cli
 import learned_opt
 import tasks
-from baselines.registry import LogRange
-from baselines.suite import report
+from baselines.registry import LogRange, SearchDim
+from baselines.schedules import batch_scaling
+from baselines.suite import autolrs, cehpo, report
 from baselines.suite.sweep import Programs, Protocol, sweep
 from tasks import datasets, zoo
 from tasks.training import eval_steps
@@ -68,6 +83,9 @@ TUNED_SUFFIX = "@tuned"
 # decades, log-spaced, as a registered optimizer's `LogRange(1e-4, 1)` grid.
 LEARNED_LR_GRID = LogRange(1e-2, 1e2)
 MIN_SEEDS = 3
+# The tuners of registered optimizers (`config.tune.method`); options under
+# `config.tune.<method>`.
+TUNERS = {"grid": None, "cehpo": cehpo.Options, "autolrs": autolrs.Options}
 # Config values that change what a run computes: an output directory keeps one protocol.
 PROTOCOL_KEYS = ("num_steps", "num_evals", "eval_batches", "num_seeds", "rerun_seed_offset", "tune")
 # The top-level keys of a suite config, and the ranges of its values.
@@ -79,6 +97,7 @@ VALUE_RULES = {
   "num_seeds": cli.COUNT,
   "rerun_seed_offset": cli.COUNT,
   "tune.grid_points": cli.COUNT,
+  "tune.batch_size": cli.COUNT_OR_OFF,
   "r_max": cli.POSITIVE,
 }
 
@@ -93,6 +112,8 @@ class Optimizer:
   make_opt: Callable[[dict[str, Any]], optax.GradientTransformation]
   extra_args: tuple[str, ...]
   log_dims: tuple[str, ...] = ()
+  space: dict[str, SearchDim] = dataclasses.field(default_factory=dict)  # the tuned dims
+  registered: bool = False  # a registry entry called `label` (tuners, batch scaling)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +128,9 @@ class Suite:
   tuning_seeds: tuple[int, ...]  # the grid's runs: selection and edge flags only
   seeds: tuple[int, ...]  # the reported runs: reruns, defaults, learned optimizers
   config: ml_collections.ConfigDict
+  tuner: str = "grid"
+  tuner_options: Any = None
+  tune_batch_size: int = 0  # 0: tune at each task's own batch size
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict) -> Suite:
@@ -139,6 +163,14 @@ class Suite:
     for d in config.tune.params:
       if d != "*" and d not in spaces:
         raise ValueError(f"config.tune.params names {d!r}, in no optimizer's search space.")
+    tuner, tuner_options = _tuner(config)
+    tune_batch_size = int(config.tune.get("batch_size", 0) or 0)
+    if tune_batch_size:
+      for name in config.tasks:
+        if "batch_size" not in {f.name for f in dataclasses.fields(tasks.get(name))}:
+          raise ValueError(f"config.tune.batch_size: task {name!r} has no batch size.")
+      for name in config.optimizers:
+        batch_scaling.rule(name)  # no rule: a ValueError naming the rules
     for name in config.tasks:
       tasks.get(name)  # unknown names fail with close matches
       for d in zoo.datasets_of(name):
@@ -164,6 +196,9 @@ class Suite:
       tuning_seeds=tuple(range(config.num_seeds)),
       seeds=tuple(range(config.rerun_seed_offset, config.rerun_seed_offset + config.num_seeds)),
       config=config,
+      tuner=tuner,
+      tuner_options=tuner_options,
+      tune_batch_size=tune_batch_size,
     )
     suite.check_outdir()
     return suite
@@ -173,7 +208,9 @@ class Suite:
   # -------------------------------------------------------------------------------------
 
   def protocol_json(self) -> dict[str, Any]:
-    return {k: _jsonable(self.config[k]) for k in PROTOCOL_KEYS}
+    out = {k: _jsonable(self.config[k]) for k in PROTOCOL_KEYS}
+    out["tune"] = _tune_protocol(out["tune"])
+    return out
 
   def check_outdir(self) -> None:
     """Refuses an output directory that is a file, is not writable, was written with another
@@ -214,50 +251,105 @@ class Suite:
     return [(t, o) for t in self.task_names for o in self.optimizers]
 
   def run_cell(self, task_name: str, opt: Optimizer) -> list[dict[str, Any]]:
-    """Runs one cell and returns its records: the tuning grid on the tuning seeds, then the
-    selected setting's rerun and the untuned settings on the reported seeds."""
+    """Runs one cell and returns its records: the tuner's runs on the tuning seeds, then
+    the selected setting's rerun and the untuned settings on the reported seeds."""
     base = {"task": task_name, "optimizer": opt.label}
     try:
       task = tasks.get(task_name)
       protocol = dataclasses.replace(self.protocol, extra_args=opt.extra_args)
       programs = Programs()
 
-      def run(indices: list[int], roles: list[str], seeds: tuple[int, ...]) -> list[dict]:
-        settings = [opt.settings[i] for i in indices]
+      def run(task, settings, indices, roles, seeds, programs) -> list[dict]:
         result = sweep(task, opt.make_opt, settings, seeds, protocol, programs=programs)
         return [
           rec
-          for i, role, runs, vmapped in zip(
-            indices, roles, result.runs, result.vmapped, strict=True
+          for i, setting, role, runs, vmapped in zip(
+            indices, settings, roles, result.runs, result.vmapped, strict=True
           )
-          for rec in self._records(base, opt, i, role, runs, vmapped, seeds)
+          for rec in self._records(base, opt, i, setting, role, runs, vmapped, seeds)
         ]
 
-      tune = [i for i, role in enumerate(opt.roles) if role == "tune"]
-      records = run(tune, ["tune"] * len(tune), self.tuning_seeds) if tune else []
-      reported = [(i, role) for i, role in enumerate(opt.roles) if role != "tune"]
-      if tune:
-        by_setting: dict[int, list[dict]] = {}
-        for r in records:
-          by_setting.setdefault(r["setting"], []).append(r)
-        reported.insert(0, (report.select(by_setting), "rerun"))
-      records += run([i for i, _ in reported], [role for _, role in reported], self.seeds)
+      records: list[dict] = []
+      reported = [(i, role, opt.settings[i]) for i, role in enumerate(opt.roles) if role != "tune"]
+      if "tune" in opt.roles:
+        tune_task = task
+        if self.tune_batch_size and opt.registered:
+          tune_task = dataclasses.replace(task, batch_size=self.tune_batch_size)
+        tune_programs = programs if tune_task is task else Programs()
+        tuned, selected, setting = self._tune(tune_task, opt, protocol, tune_programs, run)
+        records += tuned
+        if tune_task is not task:
+          setting = batch_scaling.scale_hparams(
+            opt.label, setting, from_batch=self.tune_batch_size, to_batch=task.batch_size
+          )
+        reported.insert(0, (selected, "rerun", setting))
+      records += run(
+        task,
+        [s for _, _, s in reported],
+        [i for i, _, _ in reported],
+        [role for _, role, _ in reported],
+        self.seeds,
+        programs,
+      )
     except Exception as e:  # reported in report.md; the suite goes on
       return [{**base, "error": f"{type(e).__name__}: {e}"}]
     return records
+
+  def _tune(self, task, opt: Optimizer, protocol, programs, run):
+    """`(tuning records, selected index, selected setting)`: the grid, or this suite's
+    tuner for a registered optimizer (its records then name it in `tuner`)."""
+    tune = [i for i, role in enumerate(opt.roles) if role == "tune"]
+    if self.tuner == "grid" or not opt.registered:
+      records = run(
+        task,
+        [opt.settings[i] for i in tune],
+        tune,
+        ["tune"] * len(tune),
+        self.tuning_seeds,
+        programs,
+      )
+      selected = _select(records)
+      return records, selected, opt.settings[selected]
+    if self.tuner == "cehpo":
+      records: list[dict] = []
+      tried: list[dict] = []
+
+      def evaluate(settings):
+        indices = list(range(len(tried), len(tried) + len(settings)))
+        tried.extend(settings)
+        new = run(task, settings, indices, ["tune"] * len(settings), self.tuning_seeds, programs)
+        records.extend({**r, "tuner": "cehpo"} for r in new)
+        return [report.selection_score(_by_setting(new)[i]) for i in indices]
+
+      cehpo.search(opt.space, evaluate, self.tuner_options)
+      selected = _select(records)
+      return records, selected, tried[selected]
+    found = autolrs.search(
+      task,
+      opt.make_opt,
+      opt.space["learning_rate"],
+      self.tuning_seeds,
+      num_steps=protocol.num_steps,
+      extra_args=protocol.extra_args,
+      options=self.tuner_options,
+    )
+    extra = {"tuner": "autolrs", "tuning_steps": protocol.num_steps + found.lookahead_steps}
+    records = run(task, [found.setting()], [0], ["tune"], self.tuning_seeds, programs)
+    return [{**r, **extra} for r in records], 0, found.setting()
 
   def _records(
     self,
     base: dict[str, Any],
     opt: Optimizer,
     index: int,
+    setting: dict[str, Any],
     role: str,
     runs: dict[str, np.ndarray],
     vmapped: bool,
     seeds: tuple[int, ...],
   ) -> list[dict[str, Any]]:
-    """One record per seed of setting `index`'s runs (values rounded as results.jsonl keeps
-    them: selection reads these records, as the report does)."""
+    """One record per seed of the runs of `setting` (index `index`; values rounded as
+    results.jsonl keeps them: selection reads these records, as the report does)."""
     steps = eval_steps(self.protocol.num_steps, self.protocol.num_evals).tolist()
     column = opt.label + (DEFAULTS_SUFFIX if role == "defaults" else "")
     return [
@@ -266,7 +358,7 @@ class Suite:
         "column": column,
         "role": role,
         "setting": index,
-        "hparams": _jsonable(opt.settings[index]),
+        "hparams": _jsonable(setting),
         "log_dims": list(opt.log_dims),
         "seed": seed,
         "vmapped": vmapped,
@@ -337,9 +429,11 @@ def baseline(name: str, config: ml_collections.ConfigDict, tuned: bool = True) -
     label=name,
     settings=tuple(settings),
     roles=tuple(roles),
-    make_opt=lambda setting: baselines.get(name, **fixed, **setting),
+    make_opt=lambda setting: baselines.get(name, **fixed, **autolrs.as_hparams(setting)),
     extra_args=tasks.training.extra_args_of(entry.needs),
     log_dims=log_dims,
+    space={d: entry.search_space[d] for d in settings[0]},
+    registered=True,
   )
 
 
@@ -389,6 +483,58 @@ def tuned_learned(path: str, config: ml_collections.ConfigDict) -> Optimizer:
 # ---------------------------------------------------------------------------------------
 # Small helpers.
 # ---------------------------------------------------------------------------------------
+
+
+def _tuner(config: ml_collections.ConfigDict) -> tuple[str, Any]:
+  """`config.tune.method` (default "grid") and its options from `config.tune.<method>`; a
+  `ValueError` for an unknown method, option or value."""
+  method = config.tune.get("method", "grid")
+  if method not in TUNERS:
+    raise ValueError(f"config.tune.method={method!r}; choose one of {sorted(TUNERS)}.")
+  if method == "grid":
+    return method, None
+  given = dict(config.tune.get(method, None) or {})
+  fields = {f.name for f in dataclasses.fields(TUNERS[method])}
+  unknown = sorted(set(given) - fields)
+  if unknown:
+    raise ValueError(f"config.tune.{method} has no option {unknown}; options: {sorted(fields)}.")
+  options = TUNERS[method](**given)
+  if method == "autolrs":
+    options.chunk(config.num_steps)
+    if tuple(config.tune.params) != ("learning_rate",):
+      raise ValueError(
+        "tune.method='autolrs' tunes the learning rate alone (a schedule); set "
+        f"tune.params=('learning_rate',), not {tuple(config.tune.params)}."
+      )
+  else:
+    options.num_elite()
+  return method, options
+
+
+def _tune_protocol(tune: dict[str, Any]) -> dict[str, Any]:
+  """The protocol's `tune`: the grid's keys, plus the method and its options when it is
+  not the grid and the batch size when one is set (so outdirs of the grid at each task's
+  batch size keep the protocol they were written with)."""
+  out = {k: v for k, v in tune.items() if k not in ("method", "batch_size", *TUNERS)}
+  method = tune.get("method", "grid")
+  if method != "grid":
+    out["method"] = method
+    out[method] = tune.get(method) or {}
+  if tune.get("batch_size"):
+    out["batch_size"] = tune["batch_size"]
+  return out
+
+
+def _by_setting(records: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+  out: dict[int, list[dict[str, Any]]] = {}
+  for r in records:
+    out.setdefault(r["setting"], []).append(r)
+  return out
+
+
+def _select(records: list[dict[str, Any]]) -> int:
+  """The index `report.select` picks from tuning records."""
+  return report.select(_by_setting(records))
 
 
 def _round(x: np.ndarray) -> Any:

@@ -97,6 +97,8 @@ def edge_flags(best: dict[str, Any], grid: list[dict[str, Any]], log_dims: list[
   """`"<hparam> low"` / `"<hparam> high"` for each log-scale value on the end of its grid."""
   flags = []
   for d in log_dims:
+    if not isinstance(best.get(d), float):  # a schedule (AutoLRS): no grid to be on the edge of
+      continue
     values = sorted({s[d] for s in grid})
     if len(values) > 1 and best[d] in (values[0], values[-1]):
       flags.append(f"{d} {'low' if best[d] == values[0] else 'high'}")
@@ -134,7 +136,7 @@ def columns(records: list[dict[str, Any]]) -> dict[str, dict[str, Column]]:
           f"rerun of setting {best}, the one selected from the tuning runs."
         )
       grid = [rs[0]["hparams"] for rs in tuning.values()]
-      edges = edge_flags(runs[0]["hparams"], grid, runs[0]["log_dims"])
+      edges = edge_flags(tuning[best][0]["hparams"], grid, runs[0]["log_dims"])
       score = selection_score(tuning[best])
     out.setdefault(task, {})[name] = Column(
       task=task,
