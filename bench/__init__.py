@@ -7,6 +7,7 @@ Run each from the repository root as a module, e.g. `.venv/bin/python -m bench.l
   zeroth_order          MeZO and the ZO optimizers vs Adam
   ghost_clipping        ghost clipping's peak memory and time vs materialized per-example grads
   kaisa                 KAISA's bits sent and inverse memory per worker, per grad-worker fraction
+  tpsgd                 tpSGD's test-accuracy gap to backprop SGD on digits MLPs
   lopt_step             one learned-optimizer step per architecture vs Adam
   meta_step             estimators vs the bare unroll
   nowcast               NiNo's nowcast wrapper vs its base optimizer

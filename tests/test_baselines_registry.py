@@ -102,6 +102,7 @@ def _dense_regression(params):
 CONVERGENCE_PROBLEM = {
   # Reads the model's dense layers (per-example norms, layer-local targets): a regression.
   "ghost_clipping": (_dense_regression, None),
+  "tpsgd": (_dense_regression, None),
   # Divides the step by the loss, which vanishes at a quadratic's minimum.
   "normalized_lr_gd": (_separable_logistic, None),
   # Keeps every weight matrix's singular values (R W0 P with R, P orthogonal).

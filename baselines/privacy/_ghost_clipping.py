@@ -44,7 +44,7 @@ def layer(params: Any, name: str) -> Any:
   return params
 
 
-def _check_layers(params: Any, inputs: dict[str, jax.Array]) -> None:
+def check_dense_layers(params: Any, inputs: dict[str, jax.Array], method: str) -> None:
   """Every parameter must be the `w` or `b` of a dense layer that `dense_fn` reports."""
   dense = {(*filter(None, name.split("/")), part) for name in inputs for part in ("w", "b")}
   paths = [tuple(getattr(k, "key", k) for k in p) for p, _ in jax.tree.leaves_with_path(params)]
@@ -52,7 +52,7 @@ def _check_layers(params: Any, inputs: dict[str, jax.Array]) -> None:
   missing = [n for n in inputs if (*filter(None, n.split("/")), "w") not in paths]
   if other or missing:
     raise ValueError(
-      "Ghost clipping covers dense layers only: every parameter must be the 'w' or 'b' of a "
+      f"{method} covers dense layers only: every parameter must be the 'w' or 'b' of a "
       f"layer in dense_fn's inputs {sorted(inputs)} (layers without 'w': {missing}); other "
       f"leaves: {other}."
     )
@@ -90,7 +90,7 @@ def ghost_clipped_sum(
 ) -> tuple[Any, jax.Array, jax.Array]:
   """(Σ_i c_i ∇l_i, per-example norms [B], number clipped) by ghost clipping (float32)."""
   _, inputs_shape = jax.eval_shape(lambda p: dense_fn(p, None), params)
-  _check_layers(params, inputs_shape)
+  check_dense_layers(params, inputs_shape, "Ghost clipping")
   taps = jax.tree.map(
     lambda s: jnp.zeros(s.shape, s.dtype),
     jax.eval_shape(

@@ -3,8 +3,9 @@
 DP entries take per-example gradients (a leading example axis, e.g. from
 `_dp_sgd.per_example_grads`); a plain gradient is a batch of one. They need `params` and the
 `key` extra arg. Ghost clipping instead computes the clipped sum itself from the extra args
-`dense_fn` / `loss_of_outputs` (no per-example gradients). `baselines.privacy.accounting.dp_sgd_epsilon` is the accountant (Google's
-dp-accounting). The entry format is in the module docstring of `baselines.registry`.
+`dense_fn` / `loss_of_outputs` (no per-example gradients).
+`baselines.privacy.accounting.dp_sgd_epsilon` is the accountant (Google's dp-accounting).
+The entry format is in the module docstring of `baselines.registry`.
 """
 
 from __future__ import annotations

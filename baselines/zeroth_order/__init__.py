@@ -1,5 +1,6 @@
 """Zeroth-order optimizers: MeZO and the ZO-Bench family, forward gradients, DeepZero, QuZO,
-CBO, Adam-FIPSO. Their perturbations come from `baselines.perturbation`.
+CBO, Adam-FIPSO; and the backprop-free tpSGD (layer-local gradients). Their perturbations come
+from `baselines.perturbation`.
 
 One file per rule (`_<name>.py`: its state, `scale_by_<name>`, aliases); `entries.py`
 registers them. Everything listed in `__all__` is re-exported by `baselines`.
@@ -12,6 +13,7 @@ from baselines.zeroth_order._fipso import ScaleByFIPSOState, adam_fipso, scale_b
 from baselines.zeroth_order._forward_gradient import forward_gradient_sgd, scale_by_forward_gradient
 from baselines.zeroth_order._mezo import mezo, scale_by_mezo, zo_adam, zo_sgd_momentum, zo_sgd_sign
 from baselines.zeroth_order._quzo import quzo, scale_by_quzo
+from baselines.zeroth_order._tpsgd import ScaleByTpsgdState, scale_by_tpsgd, tpsgd
 from baselines.zeroth_order._zo_adamu import ScaleByZOAdaMUState, scale_by_zo_adamu, zo_adamu
 from baselines.zeroth_order._zo_blockwise import scale_by_blockwise_zo, zo_sgd_blockwise
 from baselines.zeroth_order._zo_hybrid import scale_by_hybrid_zo, zo_sgd_hybrid
@@ -25,6 +27,7 @@ from baselines.zeroth_order._zo_sparse import scale_by_sparse_zo, zo_sgd_sparse
 __all__ = [
   "ScaleByCBOState",
   "ScaleByFIPSOState",
+  "ScaleByTpsgdState",
   "ScaleByZOAdaMUState",
   "ScaleByZOSGDConsState",
   "adam_fipso",
@@ -42,8 +45,10 @@ __all__ = [
   "scale_by_mezo",
   "scale_by_quzo",
   "scale_by_sparse_zo",
+  "scale_by_tpsgd",
   "scale_by_zo_adamu",
   "scale_by_zo_sgd_cons",
+  "tpsgd",
   "zo_adam",
   "zo_adamu",
   "zo_sgd_blockwise",

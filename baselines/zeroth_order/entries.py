@@ -15,6 +15,7 @@ from baselines.zeroth_order._fipso import adam_fipso
 from baselines.zeroth_order._forward_gradient import forward_gradient_sgd
 from baselines.zeroth_order._mezo import mezo, zo_adam, zo_sgd_momentum, zo_sgd_sign
 from baselines.zeroth_order._quzo import quzo
+from baselines.zeroth_order._tpsgd import tpsgd
 from baselines.zeroth_order._zo_adamu import zo_adamu
 from baselines.zeroth_order._zo_blockwise import zo_sgd_blockwise
 from baselines.zeroth_order._zo_hybrid import zo_sgd_hybrid
@@ -274,20 +275,22 @@ register(
 register(
   Entry(
     name="tpsgd",
-    factory=None,
-    defaults={},
-    search_space={},
-    needs=(),
+    factory=tpsgd,
+    defaults={"learning_rate": 0.1, "momentum": 0.0, "seed": 0, "projection_scale": 1.0},
+    search_space={"learning_rate": LogRange(1e-3, 1.0), "projection_scale": Choice((0.3, 1.0))},
+    needs=("dense_fn", "loss_of_outputs", "targets"),
     ids=("T4-15",),
     tier=4,
     source="project",
-    paper="Learning with Local Gradients at the Edge (target projection SGD), "
+    paper="Lomnitz et al., Learning with Local Gradients at the Edge (target projection SGD), "
     "https://arxiv.org/abs/2208.08503",
-    status="not-applicable",
-    reason="tpSGD trains each layer towards a local target, a fixed random projection of the "
-    "labels, from that layer's own activations: it needs the network's layer structure, "
-    "hidden activations and labels. An optax transform sees only parameters and "
-    "`value_fn` (params -> scalar loss), from which no layer-local target can be formed.",
+    reference="paper (Lomnitz et al.'s tpSGD, no public code: each hidden layer by SGD on the "
+    "squared distance of its output to y* P_l, P_l fixed random, its input from a forward "
+    "pass; the output layer on the task loss; DRTP's rule for the l2 loss). Kept: P_l Gaussian "
+    "(scale projection_scale) drawn from a fixed seed; the paper's l1 / RNN variants are not "
+    "implemented; dense layers only. tests/test_tpsgd.py: numpy reference, locality; "
+    "bench/tpsgd.py: 2.3 accuracy points below backprop SGD on digits_mlp_32 at 1000 steps "
+    "(the paper: within 5 on shallow networks).",
   )
 )
 register(
