@@ -12,7 +12,11 @@ across machines). Extra args come from a fixed quadratic loss: `value` is a cons
 `value_fn` method pays for its extra loss/gradient evaluations (marked `+f` in the table),
 `key` is a fixed key; an `output_fn` method (Gauss-Newton family, marked `+o`) gets the
 layers applied (tanh) to 16 fixed random inputs, the first 4 units of the last layer as its
-outputs (m = 64), and half their squared norm as `loss_of_outputs`. Rows above `--flag`
+outputs (m = 64), and half their squared norm as `loss_of_outputs`; a `dense_fn` method
+(ghost clipping, tpSGD, marked `+d`) the same layers as dense layers, the whole last layer
+as outputs, half the mean squared norm per input as the loss and one-hot `targets` of 10
+classes. `--extra` adds named entries outside the tiers (`baselines_structured`: the
+issue-20 methods of other tiers or needing workers, KAISA as one worker). Rows above `--flag`
 (default 1.5x, the target for elementwise rules) are named at the end.
 """
 
@@ -62,8 +66,23 @@ def _outputs(params) -> jax.Array:
   return x[:, :4]
 
 
+def _dense_fn(params, taps):
+  """The layers as dense layers (tanh) on the 16 fixed inputs: (outputs, each layer's input)."""
+  x, inputs = jnp.broadcast_to(_INPUTS, (16, params["layer0"]["w"].shape[0])), {}
+  for i in range(len(params)):
+    name = f"layer{i}"
+    inputs[name] = x
+    z = x @ params[name]["w"] + params[name]["b"]
+    x = jnp.tanh(z if taps is None else z + taps[name])
+  return x, inputs
+
+
 def _extra_args(needs, params, key) -> dict:
   args = {}
+  if "dense_fn" in needs or "targets" in needs:
+    args["dense_fn"] = _dense_fn
+    args["loss_of_outputs"] = lambda z: 0.5 * jnp.mean(jnp.sum(jnp.square(z), -1))
+    args["targets"] = jax.nn.one_hot(jnp.arange(16) % 10, 10)
   if "output_fn" in needs:
     args["output_fn"] = _outputs
     args["loss_of_outputs"] = lambda z: 0.5 * jnp.sum(jnp.square(z))
@@ -96,8 +115,9 @@ def _time_step(opt, needs, params, grads, repeats: int) -> float:
   return float(np.median(times))
 
 
-def selected(tiers: set[int]) -> list[baselines.Entry]:
-  """Implemented single-device update rules (no procedures) with an id in `tiers`."""
+def selected(tiers: set[int], extra: tuple[str, ...] = ()) -> list[baselines.Entry]:
+  """Implemented single-device update rules (no procedures) with an id in `tiers`, then the
+  entries named in `extra` (a `devices` entry runs as one worker: its `num_workers=None`)."""
   prefixes = tuple(f"T{t}-" for t in tiers)
   return [
     e
@@ -106,7 +126,7 @@ def selected(tiers: set[int]) -> list[baselines.Entry]:
     and e.factory is not None
     and any(i.startswith(prefixes) for i in e.ids)
     and "devices" not in e.needs
-  ]
+  ] + [baselines.entry(n) for n in extra]
 
 
 def main(argv=None):
@@ -117,13 +137,17 @@ def main(argv=None):
   parser.add_argument("--repeats", type=int, default=30)
   parser.add_argument("--flag", type=float, default=1.5, help="name the rows above this ratio")
   parser.add_argument("--names", default="", help="comma-separated subset of entry names")
+  parser.add_argument(
+    "--extra", default="", help="comma-separated entries to time beyond the tiers' rows"
+  )
   args = parser.parse_args(argv)
 
   params, grads = _model(args.layers, args.width, jax.random.PRNGKey(0))
   num_params = sum(x.size for x in jax.tree.leaves(params))
   wanted = set(filter(None, args.names.split(",")))
   tiers = {int(t) for t in args.tiers.split(",")}
-  entries = [e for e in selected(tiers) if not wanted or e.name in wanted]
+  extra = tuple(filter(None, args.extra.split(",")))
+  entries = [e for e in selected(tiers, extra) if not wanted or e.name in wanted]
 
   _time_step(optax.adam(1e-3), (), params, grads, args.repeats)  # warms the machine up
   adam_time = _time_step(optax.adam(1e-3), (), params, grads, args.repeats)
@@ -141,7 +165,10 @@ def main(argv=None):
   for e in entries:
     ids = ",".join(e.ids)
     name = (
-      e.name + (" +f" if "value_fn" in e.needs else "") + (" +o" if "output_fn" in e.needs else "")
+      e.name
+      + (" +f" if "value_fn" in e.needs else "")
+      + (" +o" if "output_fn" in e.needs else "")
+      + (" +d" if "dense_fn" in e.needs else "")
     )
     try:
       opt = baselines.get(e.name)
