@@ -65,10 +65,11 @@ def _config(lopt_options):
   return config
 
 
-def _heldout_loss(lopt, theta, family):
-  """Mean normalized training loss over EVAL_STEPS steps of 8 fixed quadratics."""
+def _heldout_losses(lopt, family, *thetas):
+  """Mean normalized training loss over EVAL_STEPS steps of 8 fixed quadratics, for each
+  theta (one compiled program: theta is its argument)."""
 
-  def one(key):
+  def one(theta, key):
     k_cfg, k_init = jax.random.split(key)
     task = family.task(family.sample(k_cfg))
     opt = lopt.opt(theta, num_steps=EVAL_STEPS)
@@ -84,7 +85,9 @@ def _heldout_loss(lopt, theta, family):
     _, losses = jax.lax.scan(step, (params, opt.init(params)), jax.random.split(k_init, EVAL_STEPS))
     return jnp.mean(losses)
 
-  return float(jnp.mean(jax.vmap(one)(jax.random.split(jax.random.PRNGKey(42), 8))))
+  keys = jax.random.split(jax.random.PRNGKey(42), 8)
+  mean = jax.jit(lambda theta: jnp.mean(jax.vmap(one, in_axes=(None, 0))(theta, keys)))
+  return [float(mean(theta)) for theta in thetas]
 
 
 class _MLP(nnx.Module):
@@ -124,7 +127,7 @@ def test_family_meta_trains_exports_and_trains_flax(name, tmp_path):
   for _ in range(META_STEPS):
     state, _ = trainer.step(state)
   family = tasks.get_family("quadratic", **program.plain(config.tasks.quadratic))
-  before, after = _heldout_loss(lopt, theta0, family), _heldout_loss(lopt, state.theta, family)
+  before, after = _heldout_losses(lopt, family, theta0, state.theta)
   print(f"{name}: held-out meta-loss {before:.3f} -> {after:.3f}")
   assert after < before - 0.1, (name, before, after)
 
