@@ -34,6 +34,7 @@ Need = Literal[
   "loss_of_outputs",
   "dense_fn",
   "targets",
+  "constraint_fn",
   "devices",
 ]
 Source = Literal["optax", "project"]
@@ -47,6 +48,7 @@ NEEDS: tuple[str, ...] = (
   "loss_of_outputs",
   "dense_fn",
   "targets",
+  "constraint_fn",
   "devices",
 )
 TIERS: dict[int, str] = {
@@ -108,7 +110,7 @@ class Entry:
       for an implemented method that takes one.
     needs: what `update` needs beyond the gradient, in the extra-args vocabulary
       (`value`, `value_fn`, `key`, `output_fn` with `loss_of_outputs`, `dense_fn`,
-      `targets`, `devices`); `grad` when the gradient is used.
+      `targets`, `constraint_fn`, `devices`); `grad` when the gradient is used.
     ids: the inventory ids this entry covers (`("T1-01",)`); empty outside the inventory.
     tier: the inventory tier (1-6, see `TIERS`), or None for a method outside the inventory.
     source: `"optax"` when the factory is optax's own, `"project"` when written here.

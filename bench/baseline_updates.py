@@ -15,7 +15,9 @@ layers applied (tanh) to 16 fixed random inputs, the first 4 units of the last l
 outputs (m = 64), and half their squared norm as `loss_of_outputs`; a `dense_fn` method
 (ghost clipping, tpSGD, marked `+d`) the same layers as dense layers, the whole last layer
 as outputs, half the mean squared norm per input as the loss and one-hot `targets` of 10
-classes. `--extra` adds named entries outside the tiers (`baselines_structured`: the
+classes; a `constraint_fn` method (AdaSketch-Newton, marked `+c`) the one linear constraint
+sum of the last bias = 1 (its default sketches: up to 50 x 9 products with the KKT matrix
+per step). `--extra` adds named entries outside the tiers (`baselines_structured`: the
 issue-20 methods of other tiers or needing workers, KAISA as one worker). Rows above `--flag`
 (default 1.5x, the target for elementwise rules) are named at the end.
 """
@@ -86,6 +88,8 @@ def _extra_args(needs, params, key) -> dict:
   if "output_fn" in needs:
     args["output_fn"] = _outputs
     args["loss_of_outputs"] = lambda z: 0.5 * jnp.sum(jnp.square(z))
+  if "constraint_fn" in needs:
+    args["constraint_fn"] = lambda p: jnp.sum(p[f"layer{len(p) - 1}"]["b"], keepdims=True) - 1.0
   if "value" in needs:
     args["value"] = jnp.float32(1.0)
   if "value_fn" in needs:
@@ -169,6 +173,7 @@ def main(argv=None):
       + (" +f" if "value_fn" in e.needs else "")
       + (" +o" if "output_fn" in e.needs else "")
       + (" +d" if "dense_fn" in e.needs else "")
+      + (" +c" if "constraint_fn" in e.needs else "")
     )
     try:
       opt = baselines.get(e.name)

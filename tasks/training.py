@@ -11,6 +11,8 @@ autoencoder) `dense_fn`: (params, taps) -> (outputs, inputs), the outputs with `
 (None: none) added to dense layer `name`'s pre-activation `x @ params[name]["w"] +
 params[name]["b"]` and every dense layer's input `x` (per-example gradient norms, layer-local
 training), and `targets`: what the loss compares the outputs with (one-hot labels, images);
+for equality-constrained tasks (`has_constraints`: `tasks.constrained`) `constraint_fn`:
+params -> c, the vector of constraints, 0 where the parameters are feasible;
 `training_run` passes `value` unless told otherwise.
 
 `training_run` returns the training curve and final validation and test losses;
@@ -29,6 +31,7 @@ import numpy as np
 import optax
 
 from tasks.base import SPLITS, Task
+from tasks.constrained import ConstrainedTask
 from tasks.mlp_classifier import MLPClassifier
 from tasks.reparam import Reparameterized
 from tasks.vision import CNNClassifier, MLPAutoencoder
@@ -41,6 +44,7 @@ EXTRA_ARGS: tuple[str, ...] = (
   "loss_of_outputs",
   "dense_fn",
   "targets",
+  "constraint_fn",
 )
 
 
@@ -66,6 +70,12 @@ def has_dense(task: Task) -> bool:
   return isinstance(task, MLPClassifier | MLPAutoencoder)
 
 
+def has_constraints(task: Task) -> bool:
+  """Whether `task` exposes `constraint(params)` (equality constraints c = 0:
+  `tasks.constrained`)."""
+  return isinstance(task, ConstrainedTask)
+
+
 def step_fn(task: Task, opt, sampler, extra_args: Sequence[str]):
   """One training step `((params, state), key) -> ((params, state), loss)` for `lax.scan`:
   a batch from `sampler`, the loss and its gradient, `opt.update` given the `extra_args`
@@ -86,6 +96,11 @@ def step_fn(task: Task, opt, sampler, extra_args: Sequence[str]):
       f"({', '.join(sorted(wants_dense))}); tasks with them: the MLP classifiers and the MLP "
       "autoencoder."
     )
+  if "constraint_fn" in extra_args and not has_constraints(task):
+    raise ValueError(
+      f"Task {task.name!r} has no constraint function, which the optimizer needs "
+      "(constraint_fn); tasks with constraints: tasks.constrained."
+    )
 
   def step(carry, k):
     p, s = carry
@@ -100,6 +115,8 @@ def step_fn(task: Task, opt, sampler, extra_args: Sequence[str]):
     if wants_dense:
       available["dense_fn"] = lambda q, taps: task.dense_outputs(q, batch, taps)
       available["targets"] = task.targets(batch)
+    if "constraint_fn" in extra_args:
+      available["constraint_fn"] = task.constraint
     updates, s = opt.update(grads, s, p, **{a: available[a] for a in extra_args})
     return (optax.apply_updates(p, updates), s), loss
 

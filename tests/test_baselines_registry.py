@@ -6,8 +6,8 @@ its search space; the single-device methods of Tiers 1, 2, 3 and 5 also train th
 (`_smoke_loss`: logistic regression on real digits; at `SMOKE_SETTINGS` where the defaults
 cost minutes); each keeps the parameters' dtype,
 compiles once, runs inside `optax.chain` and under `vmap`. Extra args (`value`, `value_fn`,
-`key`, `output_fn` / `loss_of_outputs`, `dense_fn` / `targets`) are supplied according to
-`Entry.needs`.
+`key`, `output_fn` / `loss_of_outputs`, `dense_fn` / `targets`, `constraint_fn`) are supplied
+according to `Entry.needs`.
 """
 
 import difflib
@@ -156,15 +156,24 @@ _JACOBIAN_METHODS = {"egn", "levenberg_marquardt"}
 
 
 def _on_smoke_task(entry) -> bool:
+  # Methods for equality-constrained problems (`constraint_fn`) are checked on the
+  # constrained tasks in tests/test_constrained.py instead.
   return (
     any(i.startswith(("T1-", "T2-", "T3-", "T5-")) for i in entry.ids)
     and "devices" not in entry.needs
+    and "constraint_fn" not in entry.needs
     and entry.name not in _JACOBIAN_METHODS
   )
 
 
 def _params(dtype=jnp.float32):
   return {"w": jnp.zeros((3, 4), dtype), "b": jnp.zeros((4,), dtype)}
+
+
+# The equality constraint of methods for constrained problems (the extra arg `constraint_fn`):
+# sum(b) = -2, which the quadratic's minimum (b = -0.5) satisfies.
+def _constraint(params):
+  return jnp.sum(params["b"].astype(jnp.float32), keepdims=True) + 2.0
 
 
 # The loss functions that are a loss of model outputs: loss_fn -> (output_fn, loss_of_outputs).
@@ -181,6 +190,8 @@ def extra_args(entry, loss_fn, params, key, outputs=None):
     args["loss_of_outputs"] = _dense_loss_of_outputs
   if "output_fn" in entry.needs:
     args["output_fn"], args["loss_of_outputs"] = outputs or _OUTPUTS[loss_fn]
+  if "constraint_fn" in entry.needs:
+    args["constraint_fn"] = _constraint
   if "value" in entry.needs:
     args["value"] = loss_fn(params)
   if "value_fn" in entry.needs:

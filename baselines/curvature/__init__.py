@@ -11,6 +11,10 @@ from baselines.curvature import entries as entries
 from baselines.curvature._adafisher import ScaleByAdaFisherState, adafisher, scale_by_adafisher
 from baselines.curvature._adahessian import ScaleByAdaHessianState, adahessian, scale_by_adahessian
 from baselines.curvature._egn import ScaleByEgnState, egn, scale_by_egn
+from baselines.curvature._exact_augmented_lagrangian import (
+  ExactAugmentedLagrangianState,
+  exact_augmented_lagrangian_sketching,
+)
 from baselines.curvature._fosi import FosiState, fosi
 from baselines.curvature._grad_reg_newton import grad_reg_newton, scale_by_grad_reg_newton
 from baselines.curvature._harpg import ScaleByHarpgState, harpg, n_pg_igt, scale_by_harpg
@@ -30,6 +34,7 @@ from baselines.curvature._slq_momentum import (
 )
 
 __all__ = [
+  "ExactAugmentedLagrangianState",
   "FosiState",
   "LevenbergMarquardtState",
   "ScaleByAdaFisherState",
@@ -45,6 +50,7 @@ __all__ = [
   "adafisher",
   "adahessian",
   "egn",
+  "exact_augmented_lagrangian_sketching",
   "fosi",
   "grad_reg_newton",
   "harpg",
