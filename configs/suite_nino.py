@@ -18,9 +18,9 @@ The protocol is `configs/suite_pretrained_untuned.py`'s (1000 steps, 20 evaluati
 batches, 3 fresh seeds 1000..1002, 8-point tuning grids on seeds 0..2), so the `adam.jsonl`
 (Adam at its defaults) and `adamw.jsonl` cells of a finished run of that suite can be copied
 into `outdir/cells/<task>/` and are then not rerun (the model card of `pretrained:nino_zoo`
-did this; a copied `adam.jsonl` holds only the defaults column). Hours on 2 CPU cores:
-seeds are vmapped, so the jump's `lax.cond` becomes a select and the nowcaster runs at
-every step (wall time per step is `python -m bench.nowcast`'s, not this suite's).
+did this; a copied `adam.jsonl` holds only the defaults column). The seeds are vmapped, but
+the jump's step count is not batched, so its `lax.cond` stays a branch: the nowcaster runs
+only at the jumps. Wall time per step is `python -m bench.nowcast`'s, not this suite's.
 """
 
 from configs import suite_pretrained_untuned

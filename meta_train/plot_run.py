@@ -1,5 +1,7 @@
 """The curves of a meta-training run as a PNG: meta-loss per family, and the periodic
-evaluation losses on held-out tasks, against the meta-step.
+evaluation losses on held-out tasks, against the meta-step. A nowcaster's run
+(`python -m meta_train.nowcast`): its L1 training loss, and per held-out task the nowcast's
+error over the better trivial predictor's (`heldout/nino_ratio`).
 
     python -m meta_train.plot_run --workdir=runs/pretrain --out=runs/pretrain/curves.png \
         [--max_step=1500]
@@ -64,6 +66,35 @@ def plot(records: list[dict], out: str, window: int) -> None:
   plt.close(fig)
 
 
+def plot_nowcaster(records: list[dict], out: str, window: int) -> None:
+  """Writes the L1 training loss and the held-out error ratio panels of `records` to `out`."""
+  fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+  steps, values = np.array([(r["step"], r["train_l1"]) for r in records]).T
+  axes[0].plot(steps, running_median(values, window))
+  axes[0].set(xlabel="training step", ylabel="L1 of the normalized change", yscale="log")
+  tasks = sorted({k.split("/")[1] for r in records for k in r if k.endswith("/nino_mae")})
+  for task in tasks:
+
+    def ratio(r, task=task):
+      keys = [k.removesuffix("nino_mae") for k in r if k.startswith(f"heldout/{task}/")]
+      keys = [k for k in keys if k + "nino_mae" in r]
+      return np.mean(
+        [r[k + "nino_mae"] / min(r[k + "no_change_mae"], r[k + "linear_mae"]) for k in keys]
+      )
+
+    rows = [
+      (r["step"], ratio(r)) for r in records if any(k.startswith(f"heldout/{task}/") for k in r)
+    ]
+    axes[1].plot(*np.array(rows).T, marker="o", label=task)
+  axes[1].axhline(1.0, color="gray", lw=0.8)
+  axes[1].set(xlabel="training step", ylabel="held-out error / best trivial predictor's")
+  if tasks:
+    axes[1].legend(fontsize=8)
+  fig.tight_layout()
+  fig.savefig(out, dpi=100)
+  plt.close(fig)
+
+
 def main(argv):
   del argv
   try:
@@ -74,7 +105,8 @@ def main(argv):
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
   out = _OUT.value or os.path.join(_WORKDIR.value, "curves.png")
-  plot(records, out, _WINDOW.value)
+  nowcaster = any("train_l1" in r for r in records)
+  (plot_nowcaster if nowcaster else plot)(records, out, _WINDOW.value)
   print(f"Wrote {out}.")
 
 
