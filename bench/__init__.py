@@ -8,6 +8,7 @@ Run each from the repository root as a module, e.g. `.venv/bin/python -m bench.l
   ghost_clipping        ghost clipping's peak memory and time vs materialized per-example grads
   kaisa                 KAISA's bits sent and inverse memory per worker, per grad-worker fraction
   tpsgd                 tpSGD's test-accuracy gap to backprop SGD on digits MLPs
+  gradnormlorp_memory   GradNormLoRP's trainable / state / stored bytes per parameter vs AdamW
   lopt_step             one learned-optimizer step per architecture vs Adam
   meta_step             estimators vs the bare unroll
   nowcast               NiNo's nowcast wrapper vs its base optimizer

@@ -15,6 +15,7 @@ from tasks.base import (
   Task,
   TaskFamily,
 )
+from tasks.gradnormlorp import GradNormLoRP
 from tasks.heldout import META_TEST, META_TRAIN, META_VALID, sample_family
 from tasks.language import LSTMLM, LMFamily, TextSampler, TransformerLM
 from tasks.mlp_classifier import MLPClassifier, MLPClassifierFamily
@@ -35,6 +36,7 @@ __all__ = [
   "BatchSampler",
   "CNNClassifier",
   "GaussianSampler",
+  "GradNormLoRP",
   "LMFamily",
   "MLPAutoencoder",
   "MLPClassifier",

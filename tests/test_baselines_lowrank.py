@@ -264,11 +264,6 @@ def test_galore_is_optax():
   assert baselines.entry("galore").source == "optax"
 
 
-def test_gradnormlorp_is_not_applicable_with_a_reason():
-  e = baselines.entry("gradnormlorp")
-  assert e.status == "not-applicable" and "reparameterizes" in e.reason and e.ids == ("T2-19",)
-
-
 # --------------------------------------------------------------------------------------------
 # Project-written methods against numpy references.
 # --------------------------------------------------------------------------------------------

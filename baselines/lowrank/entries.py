@@ -163,20 +163,32 @@ register(
 register(
   Entry(
     name="gradnormlorp",
-    factory=None,
-    defaults={},
-    search_space={},
+    factory=optax.contrib.galore,
+    defaults={
+      "learning_rate": 1e-3,
+      "rank": 256,
+      "update_proj_gap": 200,
+      "scale": 1.0,
+      "weight_decay": 0.0,
+    },
+    search_space={"learning_rate": _LR, "scale": _SCALE},
     ids=("T2-19",),
     tier=2,
+    source="optax",
     paper="Huang et al., Gradient Weight-normalized Low-rank Projection for Efficient LLM "
-    "Training, arXiv:2412.19616",
-    status="not-applicable",
-    reason="GradNormLoRP reparameterizes the model rather than giving an update rule: each "
-    "weight becomes W = M (W0 + I J) / ||W0 + I J||_c with W0 frozen and a new trainable "
-    "magnitude M and low-rank factors I, J (DoRA-style), and the gradients of those new "
-    "parameters are then projected (GaLore-style, registered as T2-12). An optax transform "
-    "receives gradients of the model's own parameters and cannot add trainable parameters to "
-    "the forward pass; like LoRA it belongs with reparameterized tasks.",
+    "Training, arXiv:2412.19616. The method is this optimizer on the parameters of "
+    "tasks.GradNormLoRP(task, rank=r): W = m (W0 + I J) / ||W0 + I J||_c with W0 frozen; "
+    "GaLore's projection (T2-12) of the gradients of the 2-D leaves I and J, Adam on m, "
+    "biases and other vectors; on an unwrapped task it is GaLore",
+    reference="paper's formula (Huang et al., eq. W = M (W0 + IJ)/||W0 + IJ||_c, gradients of "
+    "the trainable matrices projected to a low-rank subspace), defaults of the authors' "
+    "WeightNormGaLoreAdamW (lr 1e-3, rank 256, gap 200, scale 1). Kept: GaLore's one-sided "
+    "projection (optax's) instead of the paper's two-sided U (U^T D V) V^T. Not followed: the "
+    "authors' code Jhhuangkay/Gradient-Weight-normalized-Low-rank-Projection-for-Efficient-LLM-"
+    "Training@GradNormLoRP/wadamw.py + weight_norm_galore.py splits each full weight into a "
+    "per-row magnitude and a full-size direction (no I J, no frozen W0), GaLore-projects the "
+    "direction's gradient, and never writes the result back into the model (its reconstruction "
+    "is commented out).",
   )
 )
 register(
