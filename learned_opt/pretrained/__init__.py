@@ -2,7 +2,7 @@
 
     >>> import learned_opt
     >>> learned_opt.pretrained.names()
-    ['residual_muon_v1', 'residual_muon_v2']
+    ['nino_zoo', 'residual_muon_v1', 'residual_muon_v2']
     >>> opt = learned_opt.load("pretrained:residual_muon_v2", num_steps=1000)
     >>> opt = learned_opt.load("pretrained:residual_muon_v2", num_steps=1000, learning_rate=0.01)
 
