@@ -6,7 +6,7 @@ Prints one JSON line: the devices, how the population was laid out, the compiled
 floating-point operations per device against the single-device program's (XLA's cost
 analysis: about 1 / devices when the population's work is split), and the relative
 difference between the sharded and the single-device meta-gradients of two successive
-estimator calls on a quadratic family, for PES, TBPTT and full ES (whose pairs are drawn
+estimator calls on each task family, for PES, TBPTT and full ES (whose pairs are drawn
 inside each call, so it keeps no population to lay out).
 """
 
@@ -25,9 +25,8 @@ def main():
   config.estimator.trunc_length = 3
   config.estimator.horizon_truncations = (1, 3)
   config.lopt.hidden_sizes = (8,)
-  # One task family, one estimate program per estimator and layout: quadratics, whose
-  # meta-gradient is non-zero from the first calls on.
-  config.tasks = {"quadratic": dict(config.tasks.quadratic)}
+  config.tasks.digits_mlp.hidden = (8,)
+  config.tasks.digits_mlp.batch_size = 16
   config.estimator.num_members = 4
   results = {"devices": len(jax.devices())}
   for estimator in ("pes", "tbptt", "full_es"):
@@ -38,7 +37,7 @@ def main():
       trainer = program.build_trainer(config)
       state = trainer.place(trainer.init(jax.random.PRNGKey(0)))
       if estimator != "full_es":
-        leaf = jax.tree.leaves(state.unroll["quadratic"].inner.params)[0]
+        leaf = jax.tree.leaves(state.unroll["digits_mlp"].inner.params)[0]
         results[f"{estimator}_devices_holding_population_{shard}"] = len(
           {s.device for s in leaf.addressable_shards}
         )
