@@ -12,8 +12,9 @@ and width (see WORKSPACE.md, "Held-out split"):
 
 META_VALID is for choosing between meta-training recipes: tasks of the meta-training kinds
 (datasets digits, the MNIST subset and Shakespeare; MLPs of depth <= 2, logistic regression,
-1-layer transformers; quadratics and Rosenbrock) at a width (48), activation (silu, gelu) or
-dimension (a 30-d quadratic, a 4-d Rosenbrock) no meta-training or meta-test task has.
+1-layer transformers and LSTMs; quadratics and Rosenbrock) at a width (40, 48), activation
+(silu, gelu, tanh at depth 2), resolution (a 16x16 digits logistic regression) or dimension
+(30-d and 40-d quadratics, 4-d and 6-d Rosenbrock) no meta-training or meta-test task has.
 Recipes are ranked there; META_TEST is only reported, never tuned to.
 
 `sample_family(name, key, split=...)` draws a family's architecture (everything that sets
@@ -49,6 +50,12 @@ META_VALID: tuple[str, ...] = (
   "mnist_subset_mlp_48x48_gelu",
   "mnist_subset_logreg",
   "shakespeare_transformer_w48",
+  "quadratic_40d_noisy",
+  "rosenbrock_6d",
+  "digits_logreg_16px",
+  "digits_mlp_48x48_tanh",
+  "mnist_subset_mlp_40",
+  "shakespeare_lstm_w48",
 )
 META_TEST: tuple[str, ...] = (
   "quadratic_100d_illcond_noisy",

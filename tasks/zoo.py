@@ -74,6 +74,12 @@ _ENTRIES: dict[str, _Entry] = {
   ),
   "mnist_subset_logreg": _e(MLPClassifier, 1e-2, **_MNIST, hidden=(), resolution=16),
   "shakespeare_transformer_w48": _e(TransformerLM, 3e-3, corpus="shakespeare", width=48),
+  "quadratic_40d_noisy": _e(Quadratic, 3e-2, dim=40, log10_condition=2.0, noise=0.5),
+  "rosenbrock_6d": _e(Rosenbrock, 3e-2, dim=6),
+  "digits_logreg_16px": _e(MLPClassifier, 3e-2, **_DIGITS, hidden=(), resolution=16),
+  "digits_mlp_48x48_tanh": _e(MLPClassifier, 1e-2, **_DIGITS, hidden=(48, 48), activation="tanh"),
+  "mnist_subset_mlp_40": _e(MLPClassifier, 1e-2, **_MNIST, hidden=(40,), resolution=16),
+  "shakespeare_lstm_w48": _e(LSTMLM, 1e-2, corpus="shakespeare", width=48),
   # Character language models.
   "shakespeare_transformer": _e(TransformerLM, 3e-3, corpus="shakespeare"),
   "shakespeare_lstm": _e(LSTMLM, 1e-2, corpus="shakespeare"),
