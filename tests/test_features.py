@@ -201,11 +201,14 @@ def test_feature_names_and_errors():
 SCALES = (0.0, 1e-30, 1e30)
 
 
-def test_every_feature_is_finite_for_zero_tiny_and_huge_gradients():
+def test_every_feature_and_its_derivative_are_finite_for_zero_tiny_and_huge_gradients():
   """For each scale: a row and a column of a matrix's gradient (the rest ordinary), and a
   whole vector's, at that scale (digits MLPs have always-blank pixels: rows of exact zeros),
   as the rules hand them to the bank (`safe_gradient`: huge ones clipped to 1e15). The
-  scales are vmapped: one compiled program."""
+  derivatives: a forward-mode derivative along random directions of the parameters and of
+  the ordinary gradient elements (the blank ones stay blank whatever theta is), as
+  backpropagating through an unroll (TBPTT's meta-gradient) needs them: sqrt's inf at 0
+  times 0 made them NaN. The scales are vmapped: one compiled program."""
   names = features.names()
   bank = features.FeatureBank(names)
   rng = np.random.default_rng(1)
@@ -216,30 +219,33 @@ def test_every_feature_is_finite_for_zero_tiny_and_huge_gradients():
     grads["w"][:, i, 0, :] = scale
     grads["w"][:, i, :, 1] = scale
     grads["v"][:, i] = scale
+  params_dir = {k: rng.normal(size=p.shape).astype(np.float32) for k, p in params.items()}
+  grads_dir = {k: rng.normal(size=g.shape).astype(np.float32) for k, g in grads.items()}
+  grads_dir["w"][:, :, 0, :] = grads_dir["w"][:, :, :, 1] = grads_dir["v"][:] = 0.0
 
-  @jax.jit
-  def run(params, grads):
-    stats = {k: jax.vmap(bank.init_leaf)(p) for k, p in params.items()}
-    loss_stats, out = init_loss_stats(), []
-    for t in range(STEPS):
-      count = jnp.int32(t)
-      glob, loss_stats = bank.global_inputs(
-        loss_stats, count, jnp.float32(LOSSES[t]), NUM_STEPS, "test"
-      )
-      leaf = lambda g, p, s, c=count, gl=glob: bank.leaf(safe_gradient(g), p, s, c, gl)
-      step = {}
+  def run(params, grads):  # the steps as a scan: one step's program
+    def step(carry, xs):
+      stats, loss_stats = carry
+      count, loss, grads_t = xs
+      glob, loss_stats = bank.global_inputs(loss_stats, count, loss, NUM_STEPS, "test")
+      leaf = lambda g, p, s: bank.leaf(safe_gradient(g), p, s, count, glob)
+      out = {}
       for k, p in params.items():
-        step[k], stats[k] = jax.vmap(leaf)(grads[k][t], p, stats[k])
-      out.append(step)
-    return out
+        out[k], stats[k] = jax.vmap(leaf)(grads_t[k], p, stats[k])
+      return (stats, loss_stats), out
 
-  got = run(params, grads)
+    stats = {k: jax.vmap(bank.init_leaf)(p) for k, p in params.items()}
+    xs = (jnp.arange(STEPS, dtype=jnp.int32), jnp.asarray(LOSSES, jnp.float32), grads)
+    return jax.lax.scan(step, (stats, init_loss_stats()), xs)[1]
+
+  got, derivative = jax.jit(lambda *a: jax.jvp(run, *a))((params, grads), (params_dir, grads_dir))
   bad = {
-    (name, k, SCALES[i], t)
-    for t in range(STEPS)
+    (what, name, k, SCALES[i], t)
+    for what, values in (("value", got), ("derivative", derivative))
     for k in SHAPES
-    for name, value in zip(names, got[t][k], strict=True)
+    for name, value in zip(names, values[k], strict=True)
+    for t in range(STEPS)
     for i in range(n)
-    if not np.all(np.isfinite(np.asarray(value)[i]))
+    if not np.all(np.isfinite(np.asarray(value)[t, i]))
   }
   assert not bad, sorted(bad)

@@ -85,6 +85,19 @@ def ema_stat(name: str, decay: float, of: Callable[[jax.Array, jax.Array], jax.A
   )
 
 
+def safe_sqrt(x: jax.Array) -> jax.Array:
+  """sqrt(x) of a statistic x >= 0: jnp.sqrt's values, with derivative 0 (not inf) at x = 0.
+
+  A statistic that is exactly 0 (the second moment of an always-zero gradient element: a
+  blank pixel's weights on digits) has derivative 0 with respect to everything before it,
+  and jnp.sqrt's inf * 0 = NaN made every derivative through such a feature NaN: TBPTT's
+  meta-gradient on digits MLPs was NaN, hence dropped, for every member. With derivative 0
+  the chain rule's product is the 0 it should be.
+  """
+  positive = x > 0
+  return jnp.where(positive, jnp.sqrt(jnp.where(positive, x, 1.0)), 0.0)
+
+
 def inverse_rms(xs: list[jax.Array], eps: float = 1e-8) -> list[jax.Array]:
   """1 / sqrt(mean(x^2) + eps) over the whole tensor, for each of `xs` (scalars).
 

@@ -56,18 +56,28 @@ def _broadcast(x: Inputs, axis: int) -> jax.Array:
   return jnp.broadcast_to(vec[:, None] if axis == 0 else vec[None, :], shape).reshape(x.g.shape)
 
 
+def _rsqrt(x: jax.Array, factor: jax.Array) -> jax.Array:
+  """rsqrt(x) of a second-moment `factor`'s expression, with derivative 0 where the factor
+  holds no more than EPS's share (all-zero or underflowing gradients): there rsqrt's
+  derivative (~x^-1.5 >= 1e45) overflows float32 while the factor's own is 0, and inf * 0 =
+  NaN would reach every derivative through the feature. rsqrt(x)'s values everywhere."""
+  floor = factor <= EPS
+  held = jax.lax.rsqrt(jax.lax.stop_gradient(x))
+  return jnp.where(floor, held, jax.lax.rsqrt(jnp.where(floor, 1.0, x)))
+
+
 def inverse_sqrt_v_hat(x: Inputs) -> jax.Array:
   """1 / sqrt(v̂), the factored estimate of the bias-corrected second moment."""
   state = x.new[FACTORED.name]
   correction = bias_correction(DECAY, x.count)
   if len(state) == 1:
-    return jax.lax.rsqrt(state[0] / correction)
+    return _rsqrt(state[0] / correction, state[0])
   r, c = state
   # rsqrt(r c^T / mean(r) / correction), factor by factor: the product r_i c_j of two
   # all-zero rows' and columns' factors (each ~1e-33, from EPS) underflows to 0 in float32,
   # and rsqrt(0) * 0 is NaN; each factor's rsqrt stays finite.
   scale = jnp.sqrt(jnp.mean(r) * correction)
-  return (jax.lax.rsqrt(r)[:, None] * (jax.lax.rsqrt(c) * scale)[None, :]).reshape(x.g.shape)
+  return (_rsqrt(r, r)[:, None] * (_rsqrt(c, c) * scale)[None, :]).reshape(x.g.shape)
 
 
 def _momentum_feature(decay: float) -> Feature:

@@ -27,7 +27,15 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from learned_opt.features.base import Feature, Inputs, Stat, bias_correction, ema, ema_stat
+from learned_opt.features.base import (
+  Feature,
+  Inputs,
+  Stat,
+  bias_correction,
+  ema,
+  ema_stat,
+  safe_sqrt,
+)
 
 MOMENTUM_DECAYS = (0.1, 0.5, 0.9, 0.95, 0.99, 0.999, 0.9999)
 SECOND_MOMENT_DECAYS = (0.9, 0.99, 0.999)
@@ -47,7 +55,7 @@ M, V = momentum(0.9), second_moment(0.999)
 def _adam(x: Inputs) -> jax.Array:
   m_hat = x.new[M.name] / bias_correction(0.9, x.count)
   v_hat = x.new[V.name] / bias_correction(0.999, x.count)
-  return m_hat / (jnp.sqrt(v_hat) + 1e-8)
+  return m_hat / (safe_sqrt(v_hat) + 1e-8)
 
 
 def _belief_update(state, g, p, count, glob):
@@ -92,7 +100,7 @@ ADOPT_V = Stat("adopt_second_moment", init=jnp.zeros_like, update=_adopt_update)
 
 def _adopt(x: Inputs) -> jax.Array:
   v_prev = jnp.where(x.count == 0, jnp.square(x.g), x.old[ADOPT_V.name])
-  return x.g / jnp.maximum(jnp.sqrt(v_prev), 1e-6)
+  return x.g / jnp.maximum(safe_sqrt(v_prev), 1e-6)
 
 
 SLOW = momentum(0.9999)
@@ -101,7 +109,7 @@ SLOW = momentum(0.9999)
 def _ademamix(x: Inputs) -> jax.Array:
   m_hat = x.new[M.name] / bias_correction(0.9, x.count)
   v_hat = x.new[V.name] / bias_correction(0.999, x.count)
-  return (m_hat + 5.0 * x.new[SLOW.name]) / (jnp.sqrt(v_hat) + 1e-8)
+  return (m_hat + 5.0 * x.new[SLOW.name]) / (safe_sqrt(v_hat) + 1e-8)
 
 
 def _momentum_feature(decay: float) -> Feature:
@@ -115,7 +123,7 @@ def _rms_feature(decay: float) -> Feature:
   stat = second_moment(decay)
   return Feature(
     f"rms_{decay}",
-    lambda x: jnp.sqrt(x.new[stat.name]),
+    lambda x: safe_sqrt(x.new[stat.name]),
     (stat,),
     doc=f"sqrt of the EMA of the squared gradient at {decay}",
   )

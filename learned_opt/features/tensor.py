@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from baselines.matrix import matrix_shape, newton_schulz
-from learned_opt.features.base import Feature, Inputs, bias_correction
+from learned_opt.features.base import Feature, Inputs, bias_correction, safe_sqrt
 from learned_opt.features.moments import M_ADAM, M, _adam, momentum
 
 MUON_M = momentum(0.95)
@@ -39,11 +39,11 @@ def _muon(x: Inputs) -> jax.Array:
 
 
 def _log_norm(a: jax.Array) -> jax.Array:
-  return jnp.log(jnp.linalg.norm(a.ravel()) + 1e-8)
+  return jnp.log(safe_sqrt(jnp.sum(jnp.square(a))) + 1e-8)
 
 
 def _log_rms(a: jax.Array) -> jax.Array:
-  return jnp.log(jnp.sqrt(jnp.mean(jnp.square(a))) + 1e-8)
+  return jnp.log(safe_sqrt(jnp.mean(jnp.square(a))) + 1e-8)
 
 
 FEATURES = (
