@@ -234,6 +234,10 @@ def test_sharded_population_gives_the_single_device_meta_gradient():
     if estimator != "full_es":  # full ES keeps no population between calls
       assert out[f"{estimator}_devices_holding_population_True"] == 4
       assert out[f"{estimator}_devices_holding_population_False"] == 1
+    # Every member's estimate finite (TBPTT through a feature of blank pixels' zero gradients
+    # was NaN, hence masked: a zero meta-gradient, equal on both layouts), and not zero.
+    assert out[f"{estimator}_num_nonfinite"] == 0, out
+    assert out[f"{estimator}_grad_norm"] > 0, out
     assert out[f"{estimator}_relative_grad_diff"] < tol, out
     # Each device computes its share of the members (1/4), not all of them.
     assert out[f"{estimator}_flops_per_device_ratio"] < 0.4, out
