@@ -10,6 +10,11 @@ import os
 import jax
 import pytest
 
+try:  # pytest >= 9: structured node ids
+  from _pytest.nodeid import NodeId
+except ImportError:
+  NodeId = None
+
 _CACHE = os.path.abspath(
   os.environ.get(
     "JAX_COMPILATION_CACHE_DIR", os.path.join(os.path.dirname(__file__), "..", ".jax_cache")
@@ -21,10 +26,17 @@ jax.config.update("jax_compilation_cache_dir", _CACHE)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
   """Marks the tests that use a fixture of their own module broader than one test (a run
   several tests read) with one `xdist_group` per module: the fixture then runs once, on one
-  worker, instead of once on each worker that draws one of those tests."""
+  worker, instead of once on each worker that draws one of those tests.
+
+  First among the hooks, so that xdist's (which turns the mark into the `@<group>` suffix
+  of the node id its scheduler groups by) sees the marks. Under pytest 9, whose node ids
+  are `_id` records, xdist 3.8's suffix (written to the old `_nodeid`) is lost: the suffix
+  is written here instead.
+  """
   for item in items:
     module = item.nodeid.split("::")[0]
     defs = getattr(item, "_fixtureinfo", None)
@@ -35,6 +47,9 @@ def pytest_collection_modifyitems(config, items):
     )
     if shared:
       item.add_marker(pytest.mark.xdist_group(module))
+      structured = NodeId is not None and isinstance(getattr(item, "_id", None), NodeId)
+      if structured and config.getoption("loadgroup", False):
+        item._id = NodeId.parse(f"{item.nodeid}@{module}")
 
 
 def _max_map_count(default=65530):
