@@ -261,6 +261,11 @@ def test_converges_for_some_learning_rate(name):
     trained = run(opt, entry, smoke_start, 200, loss_fn=smoke_loss, outputs=outputs)
     return quadratic, trained
 
+  def passes(quadratic, trained):  # at some rate each: the quadratic, and the smoke task
+    converged = np.nanmin(quadratic) < 0.05 * float(loss_fn(start))
+    return converged and (not smoke or np.nanmin(trained) < _SMOKE_TARGET * smoke_start_loss)
+
+  smoke_start_loss = float(_smoke_loss(_SMOKE_START, x, y))
   if "learning_rate" not in entry.search_space:
     finals = [tuple(float(f) for f in jax.jit(final, static_argnums=0)(None, x, y))]
   else:
@@ -268,13 +273,15 @@ def test_converges_for_some_learning_rate(name):
     try:  # every learning rate in one compiled program
       q, t = jax.jit(jax.vmap(final, in_axes=(0, None, None)))(jnp.asarray(lrs), x, y)
       finals = list(zip(np.asarray(q).tolist(), np.asarray(t).tolist(), strict=True))
-    except TypeError:  # a factory that needs a concrete learning rate: one run per rate
-      finals = [tuple(float(f) for f in final(lr, x, y)) for lr in lrs]
-  quadratic, trained = np.asarray(finals).T
-  assert np.nanmin(quadratic) < 0.05 * float(loss_fn(start)), finals
-  if smoke:
-    start_loss = float(_smoke_loss(_SMOKE_START, x, y))
-    assert np.nanmin(trained) < _SMOKE_TARGET * start_loss, finals
+    except TypeError:  # a factory that needs a concrete learning rate: one program per rate
+      # The grid from its middle outwards, stopping once both checks have passed (at one
+      # rate or at two): the assertion holds for the rates run exactly when it holds for six.
+      finals = []
+      for i in sorted(range(len(lrs)), key=lambda i: abs(i - (len(lrs) - 1) / 2)):
+        finals.append(tuple(float(f) for f in jax.jit(final, static_argnums=0)(lrs[i], x, y)))
+        if passes(*np.asarray(finals).T):
+          break
+  assert passes(*np.asarray(finals).T), finals
 
 
 @pytest.mark.parametrize("name", IMPLEMENTED)
@@ -309,8 +316,9 @@ def test_compiles_once_and_works_in_chain_and_vmap(name):
     updates, s = opt.update(grads, s, p, **extra_args(entry, _quadratic, p, k))
     return optax.apply_updates(p, updates), s
 
-  jitted = jax.jit(step)
-  p, s = _params(), opt.init(_params())
+  # Three programs: init, the step, and init + step under vmap.
+  jitted, init = jax.jit(step), jax.jit(opt.init)
+  p, s = _params(), init(_params())
   for k in jax.random.split(jax.random.PRNGKey(0), 3):
     p, s = jitted(p, s, k)
   assert jitted._cache_size() == 1
@@ -318,9 +326,9 @@ def test_compiles_once_and_works_in_chain_and_vmap(name):
 
   batch = jax.tree.map(lambda x: jnp.stack([x, x + 1.0]), _params())
   keys = jax.random.split(jax.random.PRNGKey(1), 2)
-  vp, _ = jax.jit(jax.vmap(step))(batch, jax.jit(jax.vmap(opt.init))(batch), keys)
+  vp, _ = jax.jit(jax.vmap(lambda p, k: step(p, opt.init(p), k)))(batch, keys)
   second = jax.tree.map(lambda x: x[1], batch)
-  one, _ = jitted(second, jax.jit(opt.init)(second), keys[1])
+  one, _ = jitted(second, init(second), keys[1])
   np.testing.assert_allclose(vp["w"][1], one["w"], rtol=1e-5, atol=1e-6)
 
 
