@@ -20,6 +20,10 @@ def get_config():
   config.outdir = "runs/suite_pretrained_untuned"
   config.optimizers = ("adamw",)
   config.untuned = ("adam", "muon", *suite_pretrained.get_config().untuned)
-  config.learned = ("pretrained:residual_muon_v1", suite_pretrained.SHIPPED)
+  config.learned = (
+    "pretrained:residual_muon_v1",
+    "pretrained:residual_muon_v2",
+    suite_pretrained.SHIPPED,
+  )
   config.learned_tuned = ()
   return config

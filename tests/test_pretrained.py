@@ -13,8 +13,8 @@ import pytest
 import learned_opt
 import tasks
 
-NAME = "residual_muon_v2"  # the default, which the demo loads
-SHIPPED = ("residual_muon_v1", "residual_muon_v2")
+NAME = "residual_muon_v2_avg"  # the default, which the demo loads
+SHIPPED = ("residual_muon_v1", "residual_muon_v2", "residual_muon_v2_avg")
 
 
 @pytest.mark.parametrize("name", SHIPPED)
