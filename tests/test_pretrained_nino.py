@@ -1,36 +1,39 @@
-"""The shipped nowcaster `pretrained:nino_zoo`: a regression test of the artifact itself."""
+"""The shipped nowcasters `pretrained:nino_zoo` and `nino_zoo_8k`: regression tests of each."""
 
 import os
 
 import numpy as np
 import optax
+import pytest
 
 import learned_opt
 import tasks
 from learned_opt import nino
 
-NAME = "nino_zoo"
+NAMES = ("nino_zoo", "nino_zoo_8k")  # configs/nino_zoo.py at steps 1,000 and 8,000
 
 
-def test_shipped_and_listed_with_a_model_card():
-  assert NAME in learned_opt.pretrained.names()
-  card = open(os.path.join(learned_opt.pretrained.path(NAME), "README.md")).read()
+@pytest.mark.parametrize("name", NAMES)
+def test_shipped_and_listed_with_a_model_card(name):
+  assert name in learned_opt.pretrained.names()
+  card = open(os.path.join(learned_opt.pretrained.path(name), "README.md")).read()
   for section in ("Recipe", "Compute", "Evaluation"):
     assert f"## {section}" in card
-  lopt, _ = learned_opt.load_theta(f"pretrained:{NAME}")
+  lopt, _ = learned_opt.load_theta(f"pretrained:{name}")
   # configs/nino_zoo.py's nowcaster: Adam at 1e-3, a jump every 100 steps.
   assert isinstance(lopt, nino.Nino)
   assert (lopt.context, lopt.hidden, lopt.layers) == (5, 16, 2)
   assert (lopt.every, lopt.base_learning_rate) == (100, 1e-3)
 
 
-def test_nowcasts_a_heldout_task_ahead_of_its_base_adam():
+@pytest.mark.parametrize("name", NAMES)
+def test_nowcasts_a_heldout_task_ahead_of_its_base_adam(name):
   """On a META_TEST task (never in its trajectories): Adam's steps until the first jump,
   then lower training losses than Adam at the same rate from the same start (0.59x its mean
-  over the last 50 of 200 steps when shipped)."""
+  over the last 50 of 200 steps for nino_zoo when shipped)."""
   task = tasks.get("digits_mlp_64x64")
   steps = 200  # one jump, at step 100
-  ours = tasks.train(task, learned_opt.load(f"pretrained:{NAME}"), num_steps=steps)["train_loss"]
+  ours = tasks.train(task, learned_opt.load(f"pretrained:{name}"), num_steps=steps)["train_loss"]
   adam = tasks.train(task, optax.adam(1e-3), num_steps=steps)["train_loss"]
   np.testing.assert_allclose(ours[:100], adam[:100], rtol=1e-5)
   assert np.all(np.isfinite(ours))
