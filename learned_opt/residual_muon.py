@@ -47,7 +47,7 @@ from baselines.matrix import matrix_shape, newton_schulz
 from learned_opt import nets
 from learned_opt.base import LearnedOptimizer, map_tensors, rule_options
 from learned_opt.features import FeatureBank
-from learned_opt.features.base import bias_correction
+from learned_opt.features.base import bias_correction, safe_sqrt
 
 DEFAULT_FEATURES = (
   "grad",
@@ -169,7 +169,7 @@ def residual_muon(
       else:
         m, v = stats[stat_index[_ADAM_M]], stats[stat_index[_ADAM_V]]
         v_hat = v / bias_correction(ADAM_B2, count)
-        step = lr_vector * (nesterov(m, g32, ADAM_B1, count) / (jnp.sqrt(v_hat) + EPS) + c)
+        step = lr_vector * (nesterov(m, g32, ADAM_B1, count) / (safe_sqrt(v_hat) + EPS) + c)
       return (-mult * step).astype(p.dtype), stats
 
     steps, stats = map_tensors(leaf, updates, params, state.stats, bank.init_leaf)
