@@ -62,8 +62,12 @@ def get_config() -> ml_collections.ConfigDict:
     }
   )
 
-  # Adam on theta, after clipping the meta-gradient's global norm.
-  config.meta_opt = ml_collections.ConfigDict({"learning_rate": 3e-3, "clip_norm": 1.0})
+  # Adam on theta, after clipping the meta-gradient's global norm; the families' estimates
+  # joined by their mean or by the mean of their unit-norm directions
+  # (`meta_train.main.COMBINE_FAMILIES`).
+  config.meta_opt = ml_collections.ConfigDict(
+    {"learning_rate": 3e-3, "clip_norm": 1.0, "combine_families": "mean"}
+  )
 
   # Periodic evaluation of theta on held-out zoo tasks (every = 0 turns it off).
   config.eval = ml_collections.ConfigDict(

@@ -121,7 +121,8 @@ def build_trainer(config: ml_collections.ConfigDict) -> MetaTrainer:
     for name, options in config.tasks.items()
   }
   meta_opt = meta_optimizer(config.meta_opt.learning_rate, config.meta_opt.clip_norm)
-  return MetaTrainer(lopt, by_family, meta_opt, mesh)
+  combine = config.meta_opt.get("combine_families", "mean")
+  return MetaTrainer(lopt, by_family, meta_opt, mesh, combine)
 
 
 # ---------------------------------------------------------------------------------------
@@ -141,6 +142,14 @@ class MetaState(NamedTuple):
   key: jax.Array
 
 
+# How a meta-step joins the families' meta-gradient estimates (`meta_opt.combine_families`):
+# - `mean`: their mean, so a family whose meta-loss moves more with theta (e.g. a quadratic's
+#   log-scale loss) weighs more;
+# - `unit_norm`: the mean of each estimate divided by its norm, every family one vote on the
+#   direction (the scale is the meta-optimizer's: Adam after clipping).
+COMBINE_FAMILIES = ("mean", "unit_norm")
+
+
 def meta_optimizer(learning_rate: float, clip_norm: float) -> optax.GradientTransformation:
   """Adam on theta after clipping the meta-gradient to global norm `clip_norm`."""
   return optax.chain(optax.clip_by_global_norm(clip_norm), optax.adam(learning_rate))
@@ -158,10 +167,16 @@ class MetaTrainer:
   estimators: dict[str, Estimator]
   meta_opt: optax.GradientTransformation
   mesh: Mesh | None = None
+  combine_families: str = "mean"
 
   def __post_init__(self):
     if not self.estimators:
       raise ValueError("Meta-training needs at least one task family.")
+    if self.combine_families not in COMBINE_FAMILIES:
+      raise ValueError(
+        f"meta_opt.combine_families must be one of {COMBINE_FAMILIES}, "
+        f"got {self.combine_families!r}."
+      )
 
   def init(self, key: jax.Array) -> MetaState:
     k_theta, k_unroll, k_next = jax.random.split(key, 3)
@@ -189,6 +204,8 @@ class MetaTrainer:
       grads.append(g)
       metrics.update({f"{name}/{k_}": v for k_, v in m.items()})
     theta, opt_state, m = self._apply(state.theta, state.opt_state, grads)
+    for name, norm in zip(self.estimators, m.pop("family_grad_norms"), strict=True):
+      metrics[f"{name}/meta_grad_norm"] = norm
     metrics.update(m)
     per_family = lambda key: jnp.stack([metrics[f"{name}/{key}"] for name in self.estimators])
     metrics["meta_loss"] = jnp.mean(per_family("meta_loss"))
@@ -198,16 +215,27 @@ class MetaTrainer:
 
   @functools.cached_property
   def _apply(self) -> Callable:
-    """The meta-update (jitted): mean of the families' gradients, skipped if non-finite."""
+    """The meta-update (jitted): the families' gradients joined as `combine_families` says,
+    skipped if non-finite."""
 
     def apply(theta, opt_state, grads):
+      norms = [optax.tree.norm(g) for g in grads]
+      if self.combine_families == "unit_norm":
+        grads = [
+          jax.tree.map(lambda x, n=n: x / jnp.maximum(n, 1e-12), g)
+          for g, n in zip(grads, norms, strict=True)
+        ]
       grad = jax.tree.map(lambda *g: sum(g) / len(g), *grads)
       finite = is_finite_tree(grad)
       safe = jax.tree.map(lambda g: jnp.where(finite, g, 0.0), grad)
       updates, new_opt_state = self.meta_opt.update(safe, opt_state, theta)
       new_theta = optax.apply_updates(theta, updates)
       keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(finite, n, o), new, old)
-      metrics = {"meta_grad_norm": optax.tree.norm(safe), "meta_update_skipped": ~finite}
+      metrics = {
+        "meta_grad_norm": optax.tree.norm(safe),
+        "meta_update_skipped": ~finite,
+        "family_grad_norms": jnp.stack(norms),
+      }
       return keep(new_theta, theta), keep(new_opt_state, opt_state), metrics
 
     return jax.jit(apply)

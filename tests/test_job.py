@@ -145,6 +145,7 @@ def test_unknown_config_key_exits_2_with_one_message(tmp_path):
     ("tasks", {"quadratc": {}}, "Did you mean 'quadratic'"),
     ("lopt.architecture", "mpl", "Did you mean 'mlp'"),
     ("estimator.name", "pse", "Did you mean 'pes'"),
+    ("meta_opt.combine_families", "unit", "combine_families must be one of"),
   ],
 )
 def test_bad_config_is_refused_before_anything_is_written(tmp_path, key, value, message):
@@ -157,6 +158,21 @@ def test_bad_config_is_refused_before_anything_is_written(tmp_path, key, value, 
   with pytest.raises(ValueError, match=message):
     program.setup(config, str(tmp_path / "w"))
   assert not os.path.exists(tmp_path / "w")
+
+
+@pytest.mark.parametrize(
+  ("combine", "expected"),
+  [("mean", [1.5, 7.0]), ("unit_norm", [0.3, 0.9])],
+)
+def test_families_meta_gradients_are_joined_as_configured(combine, expected):
+  """Two families' estimates (3, 4) and (0, 10): their mean, or the mean of (0.6, 0.8) and
+  (0, 1); each family's own norm is returned for the log."""
+  trainer = program.MetaTrainer(None, {"a": None, "b": None}, optax.sgd(1.0), None, combine)
+  theta = {"w": np.zeros(2, np.float32)}
+  grads = [{"w": np.array([3.0, 4.0], np.float32)}, {"w": np.array([0.0, 10.0], np.float32)}]
+  new_theta, _, metrics = trainer._apply(theta, optax.sgd(1.0).init(theta), grads)
+  np.testing.assert_allclose(new_theta["w"], -np.array(expected), rtol=1e-6)
+  np.testing.assert_allclose(metrics["family_grad_norms"], [5.0, 10.0], rtol=1e-6)
 
 
 def test_unwritable_workdir_is_refused(tmp_path):
