@@ -12,9 +12,10 @@ and width (see WORKSPACE.md, "Held-out split"):
 
 META_VALID is for choosing between meta-training recipes: tasks of the meta-training kinds
 (datasets digits, the MNIST subset and Shakespeare; MLPs of depth <= 2, logistic regression,
-1-layer transformers and LSTMs; quadratics and Rosenbrock) at a width (40, 48), activation
-(silu, gelu, tanh at depth 2), resolution (a 16x16 digits logistic regression) or dimension
-(30-d and 40-d quadratics, 4-d and 6-d Rosenbrock) no meta-training or meta-test task has.
+1-layer transformers and LSTMs; quadratics and Rosenbrock), each at a width (40, 48),
+activation (silu, tanh at depth 2), resolution (a 16x16 digits logistic regression) or
+dimension (30-d and 40-d quadratics, 4-d and 6-d Rosenbrock) no meta-training or meta-test
+task has.
 Recipes are ranked there; META_TEST is only reported, never tuned to.
 
 `sample_family(name, key, split=...)` draws a family's architecture (everything that sets
@@ -39,7 +40,9 @@ META_TRAIN: tuple[str, ...] = (
   "digits_mlp_32",
   "digits_mlp_32_tanh",
   "digits_mlp_32x32_16px",
+  "digits_mlp_32x32_gelu",
   "mnist_subset_mlp_32",
+  "mnist_subset_mlp_16x16_gelu",
   "shakespeare_transformer",
   "shakespeare_lstm",
 )

@@ -51,6 +51,7 @@ _ENTRIES: dict[str, _Entry] = {
   "digits_mlp_32": _e(MLPClassifier, 1e-2, **_DIGITS, hidden=(32,)),
   "digits_mlp_32_tanh": _e(MLPClassifier, 1e-2, **_DIGITS, hidden=(32,), activation="tanh"),
   "digits_mlp_32x32_16px": _e(MLPClassifier, 1e-2, **_DIGITS, hidden=(32, 32), resolution=16),
+  "digits_mlp_32x32_gelu": _e(MLPClassifier, 1e-2, **_DIGITS, hidden=(32, 32), activation="gelu"),
   "digits_mlp_64x64": _e(MLPClassifier, 1e-2, **_DIGITS, hidden=(64, 64)),
   "digits_mlp_128x128x128_gelu": _e(
     MLPClassifier, 3e-3, **_DIGITS, hidden=(128, 128, 128), activation="gelu"
@@ -58,6 +59,9 @@ _ENTRIES: dict[str, _Entry] = {
   "digits_cnn": _e(CNNClassifier, 1e-2, **_DIGITS, channels=(16, 32), resolution=16),
   "digits_autoencoder": _e(MLPAutoencoder, 1e-2, **_DIGITS, hidden=(32, 8)),
   "mnist_subset_mlp_32": _e(MLPClassifier, 1e-2, **_MNIST, hidden=(32,), resolution=16),
+  "mnist_subset_mlp_16x16_gelu": _e(
+    MLPClassifier, 1e-2, **_MNIST, hidden=(16, 16), activation="gelu", resolution=16
+  ),
   "mnist_subset_cnn": _e(CNNClassifier, 1e-2, **_MNIST, channels=(8, 16), resolution=16),
   "fashion_mnist_logreg_16px": _e(MLPClassifier, 1e-2, **_FASHION, hidden=(), resolution=16),
   "fashion_mnist_mlp_128": _e(MLPClassifier, 3e-3, **_FASHION, hidden=(128,)),
