@@ -31,7 +31,8 @@ def _free_port() -> int:
 
 def _start(process_id, num_processes, port, workdir, num_steps):
   env = {**os.environ, "PYTHONPATH": ROOT, "JAX_PLATFORMS": "cpu"}
-  env.pop("XLA_FLAGS", None)  # one CPU device per process
+  flags = env.get("XLA_FLAGS", "").split()  # one CPU device per process; other flags kept
+  env["XLA_FLAGS"] = " ".join(f for f in flags if "device_count" not in f)
   return subprocess.Popen(
     [sys.executable, SCRIPT, *map(str, (process_id, num_processes, port, workdir, num_steps))],
     cwd=ROOT,
