@@ -648,7 +648,7 @@ def test_sharded_over_devices_matches_vmapped_single_device():
   root = pathlib.Path(__file__).resolve().parents[1]
   env = {
     **os.environ,
-    "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+    "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=4",
     "JAX_PLATFORMS": "cpu",
   }
   proc = subprocess.run(

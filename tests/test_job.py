@@ -37,6 +37,13 @@ def tiny_config(num_steps=6):
   return config
 
 
+def quadratic_only(config):
+  """`config` meta-training the quadratic family alone: one estimator to compile, for tests
+  whose point is the job rather than the populations."""
+  del config.tasks["digits_mlp"]
+  return config
+
+
 def _leaves_equal(a, b):
   return all(
     np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
@@ -73,11 +80,18 @@ def test_resume_is_bitwise_exact(whole, tmp_path):
 def test_update_inside_meta_training_equals_loaded_optimizer(whole, tmp_path, width):
   config = tiny_config(3)
   config.lopt.hidden_sizes = (width,)
+  trainer = program.build_trainer(config)
   if width == 8:  # the shared run's width
     workdir, state = whole
-  else:
-    workdir, state = tmp_path, program.train(config, str(tmp_path))
-  trainer = program.build_trainer(config)
+  else:  # the initial state, theta moved off init(PRNGKey(0)): load must read it, not init
+    state = trainer.init(jax.random.PRNGKey(0))
+    leaves, tree = jax.tree.flatten(state.theta)
+    keys = jax.random.split(jax.random.PRNGKey(1), len(leaves))
+    theta = jax.tree.unflatten(
+      tree, [x + 0.1 * jax.random.normal(k, x.shape) for x, k in zip(leaves, keys, strict=True)]
+    )
+    state = state._replace(theta=theta)
+    workdir = learned_opt.save(tmp_path / "lopt", trainer.lopt, theta)
   unroller = trainer.estimators["digits_mlp"].unroller
   # One inner step exactly as meta-training takes it, on the positive particle of pair 0.
   member = jax.tree.map(lambda x: x[0, 0], state.unroll["digits_mlp"].inner)
@@ -184,7 +198,7 @@ def test_unwritable_workdir_is_refused(tmp_path):
 
 
 def test_checkpoint_of_another_architecture_exits_2_and_keeps_the_workdir(tmp_path):
-  config = tiny_config(3)
+  config = quadratic_only(tiny_config(3))
   config.lopt = {"architecture": "learned_sgd", "initial_learning_rate": 0.01}
   program.train(config, str(tmp_path))
   before = _snapshot(tmp_path)
@@ -234,7 +248,8 @@ def test_sharded_population_gives_the_single_device_meta_gradient():
   in the inner losses, from XLA partitioning the computation differently, become
   relative differences of ~1e-3 in the estimate: 1e-2 relative.
   """
-  env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+  flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=4"
+  env = {**os.environ, "XLA_FLAGS": flags.strip()}
   result = subprocess.run(
     [sys.executable, os.path.join(ROOT, "tests", "sharded_meta_step.py")],
     cwd=ROOT,
@@ -328,7 +343,7 @@ def test_sigterm_checkpoints_and_exits_cleanly(tmp_path):
 
 
 def test_periodic_evaluation_on_heldout_tasks_is_logged(tmp_path):
-  config = tiny_config(4)
+  config = quadratic_only(tiny_config(4))
   config.eval.every = 2
   config.eval.num_steps = 10
   config.eval.tasks = ("digits_mlp_32",)
@@ -345,7 +360,7 @@ def test_periodic_evaluation_on_heldout_tasks_is_logged(tmp_path):
 
 
 def test_max_wall_minutes_stops_checkpoints_and_resumes(tmp_path):
-  config = tiny_config(1000)
+  config = quadratic_only(tiny_config(1000))
   config.checkpoint_every = 1000
   config.max_wall_minutes = 1e-6  # 60 microseconds: over after the first meta-step
   state = program.train(config, str(tmp_path))
