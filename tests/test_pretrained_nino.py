@@ -1,4 +1,4 @@
-"""The shipped nowcasters `pretrained:nino_zoo` and `nino_zoo_8k`: regression tests of each."""
+"""The shipped nowcasters `pretrained:nino_zoo`, `nino_zoo_8k`, `nino_zoo_v2`: regression tests."""
 
 import os
 
@@ -10,7 +10,7 @@ import learned_opt
 import tasks
 from learned_opt import nino
 
-NAMES = ("nino_zoo", "nino_zoo_8k")  # configs/nino_zoo.py at steps 1,000 and 8,000
+NAMES = ("nino_zoo", "nino_zoo_8k", "nino_zoo_v2")  # steps 1,000, 8,000; nino_zoo_v2.py 12,000
 
 
 @pytest.mark.parametrize("name", NAMES)
