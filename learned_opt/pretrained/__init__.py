@@ -1,8 +1,9 @@
 """Pretrained learned optimizers shipped in the package, loaded offline by name.
 
     >>> import learned_opt
-    >>> learned_opt.pretrained.names()
-    ['nino_zoo', 'nino_zoo_8k', 'nino_zoo_v2', 'residual_muon_v1', 'residual_muon_v2', 'residual_muon_v2_avg']
+    >>> learned_opt.pretrained.names()  # doctest: +NORMALIZE_WHITESPACE
+    ['nino_zoo', 'nino_zoo_8k', 'nino_zoo_v2', 'residual_muon_v1', 'residual_muon_v2',
+     'residual_muon_v2_avg']
     >>> opt = learned_opt.load("pretrained:residual_muon_v2_avg", num_steps=1000)
     >>> opt = learned_opt.load("pretrained:residual_muon_v2", num_steps=1000, learning_rate=0.01)
 
