@@ -121,8 +121,7 @@ def build_trainer(config: ml_collections.ConfigDict) -> MetaTrainer:
     for name, options in config.tasks.items()
   }
   meta_opt = meta_optimizer(config.meta_opt.learning_rate, config.meta_opt.clip_norm)
-  combine = config.meta_opt.get("combine_families", "mean")
-  return MetaTrainer(lopt, by_family, meta_opt, mesh, combine)
+  return MetaTrainer(lopt, by_family, meta_opt, mesh, config.meta_opt.combine_families)
 
 
 # ---------------------------------------------------------------------------------------

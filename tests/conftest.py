@@ -19,8 +19,10 @@ except ImportError:
 # Tests compile many small programs and run each briefly: compiling is most of their time,
 # and LLVM's optimization passes most of that (a learned-optimizer family's meta-training
 # test: CPU 32 s -> 17 s; Adam on the zoo's CNN, autoencoder and LM tasks for 300 steps:
-# 45 s -> 39 s). The programs compute the same operations (results equal to float
-# rounding). A level the caller set in XLA_FLAGS is kept; subprocesses inherit the flag.
+# 45 s -> 39 s). The programs compute the same operations; results differ by float32
+# rounding, which ill-conditioned linear algebra amplifies (FOSI's and MKOR's reference
+# checks: up to 3e-4 relative). A level the caller set in XLA_FLAGS is kept; subprocesses
+# inherit the flag.
 FAST_COMPILE = "--xla_backend_optimization_level=0"
 if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
   os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {FAST_COMPILE}".strip()
