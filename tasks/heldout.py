@@ -12,8 +12,9 @@ and width (see WORKSPACE.md, "Held-out split"):
 
 META_VALID is for choosing between meta-training recipes: tasks of the meta-training kinds
 (datasets digits, the MNIST subset and Shakespeare; MLPs of depth <= 2, logistic regression,
-1-layer transformers and LSTMs; quadratics and Rosenbrock), each at a width (40, 48),
-activation (silu, tanh at depth 2), resolution (a 16x16 digits logistic regression) or
+1-layer transformers and LSTMs; quadratics and Rosenbrock), each at a width (40, 48; 96 to 256
+for the five added on 2026-12-08, since width transfer is what the twelve missed: the shipped
+rule's large learned step, chosen there, slows a width-96 transformer), activation (silu, tanh at depth 2), resolution (a 16x16 digits logistic regression) or
 dimension (30-d and 40-d quadratics, 4-d and 6-d Rosenbrock) no meta-training or meta-test
 task has.
 Recipes are ranked there; META_TEST is only reported, never tuned to.
@@ -59,6 +60,11 @@ META_VALID: tuple[str, ...] = (
   "digits_mlp_48x48_tanh",
   "mnist_subset_mlp_40",
   "shakespeare_lstm_w48",
+  "mnist_subset_mlp_192",
+  "digits_mlp_96x96_gelu",
+  "mnist_subset_mlp_256x256",
+  "shakespeare_transformer_w96",
+  "shakespeare_lstm_w96",
 )
 META_TEST: tuple[str, ...] = (
   "quadratic_100d_illcond_noisy",

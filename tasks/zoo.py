@@ -84,6 +84,12 @@ _ENTRIES: dict[str, _Entry] = {
   "digits_mlp_48x48_tanh": _e(MLPClassifier, 1e-2, **_DIGITS, hidden=(48, 48), activation="tanh"),
   "mnist_subset_mlp_40": _e(MLPClassifier, 1e-2, **_MNIST, hidden=(40,), resolution=16),
   "shakespeare_lstm_w48": _e(LSTMLM, 1e-2, corpus="shakespeare", width=48),
+  # Meta-validation at widths 96-256 (no other split has them): width transfer, chosen on.
+  "mnist_subset_mlp_192": _e(MLPClassifier, 1e-2, **_MNIST, hidden=(192,), resolution=16),
+  "digits_mlp_96x96_gelu": _e(MLPClassifier, 1e-2, **_DIGITS, hidden=(96, 96), activation="gelu"),
+  "mnist_subset_mlp_256x256": _e(MLPClassifier, 1e-2, **_MNIST, hidden=(256, 256), resolution=16),
+  "shakespeare_transformer_w96": _e(TransformerLM, 3e-3, corpus="shakespeare", width=96),
+  "shakespeare_lstm_w96": _e(LSTMLM, 1e-2, corpus="shakespeare", width=96),
   # Character language models.
   "shakespeare_transformer": _e(TransformerLM, 3e-3, corpus="shakespeare"),
   "shakespeare_lstm": _e(LSTMLM, 1e-2, corpus="shakespeare"),
