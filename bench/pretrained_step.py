@@ -1,7 +1,7 @@
 """Benchmark: a full training step (batch, forward, backward, update) of the shipped learned
 optimizer relative to Adam's and Muon's, same run, on a zoo task and a ~1M-parameter MLP.
 
-    .venv/bin/python -m bench.pretrained_step [--name residual_muon_v2_avg] [--repeats 30]
+    .venv/bin/python -m bench.pretrained_step [--name residual_muon_v4] [--repeats 30]
 
 Each step is `tasks.training.step_fn` (the library's one training step) under `jax.jit`;
 the optimizers are timed round-robin, one step each in turn, so that a slow spell of the
@@ -51,7 +51,7 @@ def _compiled_step(task, opt):
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--name", default="residual_muon_v2_avg")
+  parser.add_argument("--name", default="residual_muon_v4")
   parser.add_argument("--repeats", type=int, default=30)
   args = parser.parse_args()
   optimizers = {

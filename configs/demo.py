@@ -2,7 +2,7 @@
 
     make demo        # = python -m meta_train.demo --workdir=runs/demo
 
-Loads `pretrained:residual_muon_v2_avg` (offline, from the package) and trains three tasks it
+Loads `pretrained:residual_muon_v4` (offline, from the package) and trains three tasks it
 never saw in meta-training (a 2-hidden-layer MLP 2x wider than any meta-training task, a
 3-layer GELU MLP, a CNN; pip-only data) with it, untuned, and with Adam at three learning
 rates, over three seeds. About 2-3 minutes on 2 CPU cores. Meta-training a rule from
@@ -16,7 +16,7 @@ def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.demo = ml_collections.ConfigDict(
     {
-      "learned": "pretrained:residual_muon_v2_avg",
+      "learned": "pretrained:residual_muon_v4",
       "heldout_tasks": ("digits_mlp_64x64", "digits_mlp_128x128x128_gelu", "mnist_subset_cnn"),
       "num_steps": 1000,
       "seeds": (0, 1, 2),

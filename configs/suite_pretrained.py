@@ -4,7 +4,7 @@
 
 Columns, every one on the same 3 fresh seeds (tuned columns: an 8-point grid on 3 tuning
 seeds, the selected setting rerun):
-- the shipped default rule `pretrained:residual_muon_v2_avg` at its defaults (untuned, one
+- the shipped default rule `pretrained:residual_muon_v4` at its defaults (untuned, one
   setting for every task; it reads the horizon, as every scheduled peer gets `num_steps`), and
   tuned over the same four decades of learning rate as AdamW (`learned:<name>@tuned`);
 - the target: AdamW tuned (the reference), also tuned under a cosine decay to zero; tuned
@@ -22,7 +22,7 @@ Jargon File). Horizon generalization is `configs/suite_pretrained_long.py`.
 from configs import suite_smoke
 from tasks.heldout import META_TEST
 
-SHIPPED = "pretrained:residual_muon_v2_avg"
+SHIPPED = "pretrained:residual_muon_v4"
 
 
 def get_config():

@@ -12,11 +12,11 @@ and width (see WORKSPACE.md, "Held-out split"):
 
 META_VALID is for choosing between meta-training recipes: tasks of the meta-training kinds
 (datasets digits, the MNIST subset and Shakespeare; MLPs of depth <= 2, logistic regression,
-1-layer transformers and LSTMs; quadratics and Rosenbrock), each at a width (40, 48; 96 to 256
-for the five added on 2026-12-08, since width transfer is what the twelve missed: the shipped
-rule's large learned step, chosen there, slows a width-96 transformer), activation (silu, tanh at depth 2), resolution (a 16x16 digits logistic regression) or
+1-layer transformers and LSTMs; quadratics and Rosenbrock), each at a width (40, 48),
+activation (silu, tanh at depth 2), resolution (a 16x16 digits logistic regression) or
 dimension (30-d and 40-d quadratics, 4-d and 6-d Rosenbrock) no meta-training or meta-test
-task has.
+task has; five more (2026-12-08) at widths 96 to 256, since width transfer is what the first
+twelve missed (the rule they chose slowed a width-96 transformer).
 Recipes are ranked there; META_TEST is only reported, never tuned to.
 
 `sample_family(name, key, split=...)` draws a family's architecture (everything that sets

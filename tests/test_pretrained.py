@@ -15,8 +15,8 @@ import learned_opt
 import tasks
 from tasks.training import training_run
 
-NAME = "residual_muon_v2_avg"  # the default, which the demo loads
-SHIPPED = ("residual_muon_v1", "residual_muon_v2", "residual_muon_v2_avg")
+NAME = "residual_muon_v4"  # the default, which the demo loads
+SHIPPED = ("residual_muon_v1", "residual_muon_v2", "residual_muon_v2_avg", "residual_muon_v4")
 
 
 @pytest.mark.parametrize("name", SHIPPED)
