@@ -19,6 +19,13 @@ linearly to zero over the run is that rule (issue 15). Here, per tensor at step 
 `s` is piecewise linear in the fraction of training done, with learned values at
 `schedule_knots` evenly spaced points.
 
+With `snr_step`, each tensor's step is further multiplied by exp(a (2 ρ - 1)), a learned per
+kind (`theta["snr"]["matrix"]`, `["vector"]`, zero at init) and ρ the tensor's gradient
+signal-to-noise ratio mean(m̂²) / mean(v̂) in [0, 1] (Adam's bias-corrected moments at 0.9 and
+0.999: near 1 when successive gradients agree, near (1 - 0.9) / (1 + 0.9) for pure noise).
+The direction is scale-free, so without it the step's size depends on t/T only; this lets
+the rule take smaller steps on noisier tasks (or larger ones) by a rule it learns.
+
 With `odd_residual`, c is the odd part of the MLP under the reflection p -> -p (which flips
 the gradient, the parameter and every momentum-like feature but not sign products such as
 `sign_agreement`): c(x) = (MLP(x) - MLP(Rx)) / 2. Muon and Adam are equivariant under that
@@ -98,6 +105,14 @@ def odd_part(layers: list, values: list[jax.Array], even: tuple[bool, ...], shap
   return 0.5 * (plus - nets.per_param_mlp(layers, reflected, shape)[0])
 
 
+def gradient_snr(m: jax.Array, v: jax.Array, count: jax.Array) -> jax.Array:
+  """mean(m̂²) / mean(v̂) over a tensor, clipped to [0, 1] (Adam's EMAs `m` at 0.9, `v` at
+  0.999, bias-corrected at update count+1)."""
+  m_hat = m / bias_correction(ADAM_B1, count)
+  v_hat = v / bias_correction(ADAM_B2, count)
+  return jnp.clip(jnp.mean(jnp.square(m_hat)) / (jnp.mean(v_hat) + 1e-30), 0.0, 1.0)
+
+
 def schedule_multiplier(
   log_mults: jax.Array, count: jax.Array, num_steps: jax.Array | int
 ) -> jax.Array:
@@ -114,6 +129,7 @@ def residual_muon(
   features: tuple[str, ...],
   learning_rate: float,
   odd_residual: bool,
+  snr_step: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
   """The rule with meta-parameters `theta` (from `ResidualMuon.init`) as an optax optimizer.
 
@@ -121,13 +137,16 @@ def residual_muon(
   rule).
 
   Args:
-    theta: `{"layers": MLP, "log_lr": {"matrix", "vector"}, "schedule": [knots]}`.
+    theta: `{"layers": MLP, "log_lr": {"matrix", "vector"}, "schedule": [knots]}`, and
+      `"snr": {"matrix", "vector"}` with `snr_step`.
     num_steps: the training horizon T; `update` fails clearly without it.
     features: the MLP's per-parameter inputs (`learned_opt.features.names()`); they may
       not read the loss.
     learning_rate: the step size at `log_lr = 0` before the schedule (Muon's default).
     odd_residual: use the reflection-odd part of the MLP as the residual (every feature
       must then be in `REFLECTION_EVEN` or `REFLECTION_ODD`).
+    snr_step: multiply each tensor's step by exp(a (2 ρ - 1)), ρ its `gradient_snr` and a
+      `theta["snr"]` of its kind (matrix or vector).
 
   Returns:
     An `optax.GradientTransformationExtraArgs` whose updates are the steps to add to the
@@ -162,15 +181,20 @@ def residual_muon(
       else:
         c = nets.per_param_mlp(theta["layers"], inputs, p.shape)[0]
       g32 = g.astype(jnp.float32)
-      if matrix_shape(p.shape) is not None:
+      m, v = stats[stat_index[_ADAM_M]], stats[stat_index[_ADAM_V]]
+      is_matrix = matrix_shape(p.shape) is not None
+      snr_mult = 1.0
+      if snr_step:
+        a = theta["snr"]["matrix" if is_matrix else "vector"]
+        snr_mult = jnp.exp(a * (2.0 * gradient_snr(m, v, count) - 1.0))
+      if is_matrix:
         u = nesterov(stats[stat_index[_NESTEROV]], g32, MUON_BETA, count)
         u = u * jax.lax.rsqrt(jnp.mean(jnp.square(u)) + 1e-30)
         step = lr_matrix * muon_orthogonalize(u + c)
       else:
-        m, v = stats[stat_index[_ADAM_M]], stats[stat_index[_ADAM_V]]
         v_hat = v / bias_correction(ADAM_B2, count)
         step = lr_vector * (nesterov(m, g32, ADAM_B1, count) / (safe_sqrt(v_hat) + EPS) + c)
-      return (-mult * step).astype(p.dtype), stats
+      return (-mult * snr_mult * step).astype(p.dtype), stats
 
     steps, stats = map_tensors(leaf, updates, params, state.stats, bank.init_leaf)
     return steps, ResidualMuonState(count=count + 1, stats=stats)
@@ -189,6 +213,7 @@ class ResidualMuon(LearnedOptimizer):
   schedule_knots: int = 9
   learn_direction: bool = True
   odd_residual: bool = False
+  snr_step: bool = False
 
   def __post_init__(self):
     object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
@@ -208,11 +233,14 @@ class ResidualMuon(LearnedOptimizer):
   def init(self, key):
     layers = nets.init_mlp(key, (len(self.features), *self.hidden_sizes, 1))
     layers[-1] = jax.tree.map(jnp.zeros_like, layers[-1])  # starts as Muon: no correction
-    return {
+    theta = {
       "layers": layers,
       "log_lr": {"matrix": jnp.zeros([]), "vector": jnp.zeros([])},
       "schedule": jnp.zeros((self.schedule_knots,)),
     }
+    if self.snr_step:
+      theta["snr"] = {"matrix": jnp.zeros([]), "vector": jnp.zeros([])}
+    return theta
 
   def opt(self, theta, *, num_steps=None):
     if not self.learn_direction:  # an ablation: only the step sizes and schedule are learned

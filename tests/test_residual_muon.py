@@ -10,7 +10,7 @@ import optax
 import pytest
 
 import learned_opt
-from learned_opt.residual_muon import schedule_multiplier
+from learned_opt.residual_muon import gradient_snr, schedule_multiplier
 
 T = 12
 
@@ -98,6 +98,44 @@ def test_learned_parts_move_the_update():
   frozen = learned_opt.get("residual_muon", hidden_sizes=(4,), learn_direction=False)
   same = _run_lopt(frozen, {**theta, "layers": layers}, params, steps=2)[-1]
   np.testing.assert_allclose(same["w"], base["w"], rtol=1e-6)
+
+
+def test_gradient_snr_separates_signal_from_noise():
+  # Adam's EMAs by hand over gradients with a common mean (signal) or none (noise).
+  def snr(gs):
+    m = v = jnp.zeros_like(gs[0])
+    for g in gs:
+      m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g**2
+    return float(gradient_snr(m, v, jnp.asarray(len(gs) - 1)))
+
+  rng = np.random.default_rng(0)
+  constant = [jnp.full((64,), 0.3)] * 50
+  noise = [jnp.asarray(rng.standard_normal(64), jnp.float32) for _ in range(500)]
+  # Every gradient agrees (float32 rounds 1 - 0.999 to 1e-5 relative).
+  np.testing.assert_allclose(snr(constant), 1.0, rtol=1e-4)
+  # Pure noise: E[m²] / E[g²] = (1 - 0.9) / (1 + 0.9) once the EMAs have warmed up.
+  np.testing.assert_allclose(snr(noise), 0.1 / 1.9, rtol=0.35)
+  assert float(gradient_snr(jnp.zeros(3), jnp.zeros(3), jnp.asarray(0))) == 0.0
+
+
+def test_snr_step_scales_each_kind_by_its_learned_exponent():
+  plain = learned_opt.get("residual_muon", hidden_sizes=(4,))
+  lopt = learned_opt.get("residual_muon", hidden_sizes=(4,), snr_step=True)
+  theta = lopt.init(jax.random.PRNGKey(0))
+  assert set(theta["snr"]) == {"matrix", "vector"}
+  params = _params(jax.random.PRNGKey(1))
+  # At init (a = 0) the rule is the one without the multiplier.
+  base = _run_lopt(plain, plain.init(jax.random.PRNGKey(0)), params, steps=2)[-1]
+  same = _run_lopt(lopt, theta, params, steps=2)[-1]
+  for x, y in zip(jax.tree.leaves(same), jax.tree.leaves(base), strict=True):
+    np.testing.assert_allclose(x, y, rtol=1e-6)
+  # With a on matrices only, "w"'s step is exp(a (2ρ - 1)) times larger and "b"'s unchanged;
+  # at the first update m̂ = g and v̂ = g², so ρ = mean(g²) / mean(g²) = 1.
+  a = jnp.float32(0.7)
+  moved = _run_lopt(lopt, {**theta, "snr": {"matrix": a, "vector": jnp.zeros([])}}, params, 1)
+  first = _run_lopt(lopt, theta, params, steps=1)[0]
+  np.testing.assert_allclose(moved[0]["w"], np.exp(0.7) * first["w"], rtol=1e-4)
+  np.testing.assert_allclose(moved[0]["b"], first["b"], rtol=1e-6)
 
 
 def test_needs_the_horizon_and_rejects_loss_features():
