@@ -129,7 +129,7 @@ def residual_muon(
   features: tuple[str, ...],
   learning_rate: float,
   odd_residual: bool,
-  snr_step: bool = False,
+  snr_step: bool,
 ) -> optax.GradientTransformationExtraArgs:
   """The rule with meta-parameters `theta` (from `ResidualMuon.init`) as an optax optimizer.
 
