@@ -59,6 +59,12 @@ class LearnedOptimizer(abc.ABC):
   ) -> optax.GradientTransformationExtraArgs:
     """The optax optimizer that `theta` defines (`num_steps`: the training horizon, if known)."""
 
+  @property
+  def update_args(self) -> tuple[str, ...]:
+    """The keyword arguments `opt(theta).update` needs besides `params` (names of
+    `tasks.training.EXTRA_ARGS`, e.g. `value_fn`); none unless a rule says so."""
+    return ()
+
 
 def names() -> list[str]:
   """Names of the registered architectures."""

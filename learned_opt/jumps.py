@@ -12,11 +12,18 @@ become `predict(window)`, the predictor's forecast of where the base optimizer i
 
 The base optimizer's state is kept across a jump. Between two jumps the window is refilled
 entirely, so a prediction reads only the trajectory since the previous one.
+
+A loss-guided jump (`scales`) goes as far along the predicted move as the loss allows: with
+q = predict(window) and the candidates p_{t+1} + s (q - p_{t+1}) for s in `scales` and s = 0
+(no jump), the parameters become the candidate of least `value_fn` (the loss on the current
+batch, which `update` then needs, as optax's line searches do). A prediction that raises the
+loss is then never taken, and one that points the right way can be followed further than
+the predictor was trained to go. This is our addition; NiNo always jumps to q.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -38,6 +45,7 @@ def jump_every(
   *,
   every: int,
   context: int,
+  scales: Sequence[float] | None = None,
 ) -> optax.GradientTransformationExtraArgs:
   """`base`, with the parameters replaced by `predict(window)` every `every` steps.
 
@@ -48,6 +56,9 @@ def jump_every(
       `linear_extrapolation(ahead)`).
     every: steps between jumps; a multiple of `context`.
     context: snapshots the predictor reads, `every // context` steps apart.
+    scales: for a loss-guided jump, the multiples of the predicted move to try (e.g.
+      `(0.5, 1, 2, 4)`; staying put is always a candidate); `update` then needs `value_fn`
+      (params -> loss on the current batch). None: always jump to the prediction.
 
   Extra keyword arguments of `update` go to `base`; `params` is required.
   """
@@ -56,6 +67,8 @@ def jump_every(
       f"jump_every needs every (got {every}) to be a positive multiple of context (got "
       f"{context}): the context snapshots are every // context steps apart."
     )
+  if scales is not None and (not scales or not all(s > 0 for s in scales)):
+    raise ValueError(f"jump_every's scales must be positive numbers, got {scales}.")
   base = optax.with_extra_args_support(base)
   spacing = every // context
 
@@ -78,15 +91,37 @@ def jump_every(
     )
     # A jump follows snapshot j = count / spacing, a multiple of context: it sits in slot 0,
     # so the ring rolled by one is oldest first.
-    new_params = jax.lax.cond(
-      count % every == 0,
-      lambda: predict(jax.tree.map(lambda w: jnp.roll(w, -1, axis=0), window)),
-      lambda: stepped,
-    )
+    value_fn = extra_args.get("value_fn")
+    if scales is not None and value_fn is None:
+      raise ValueError(
+        "a loss-guided jump (scales) compares the loss of its candidates: call "
+        "`update(grads, state, params, value_fn=loss_of_params)`."
+      )
+
+    def jump():
+      predicted = predict(jax.tree.map(lambda w: jnp.roll(w, -1, axis=0), window))
+      if scales is None:
+        return predicted
+      return guided(stepped, predicted, value_fn, scales)
+
+    new_params = jax.lax.cond(count % every == 0, jump, lambda: stepped)
     new_updates = jax.tree.map(lambda n, p: (n - p).astype(p.dtype), new_params, params)
     return new_updates, JumpEveryState(count, base_state, window)
 
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def guided(
+  current: Any, predicted: Any, value_fn: Callable[[Any], jax.Array], scales: Sequence[float]
+) -> Any:
+  """`current + s (predicted - current)` for the s among 0 and `scales` of least
+  `value_fn` (non-finite losses never chosen; ties go to the smaller s)."""
+  candidates = (0.0, *sorted(scales))
+  move = jax.tree.map(lambda q, p: q - p, predicted, current)
+  at = lambda s: jax.tree.map(lambda p, d: p + (s * d).astype(p.dtype), current, move)
+  losses = jnp.stack([jnp.asarray(value_fn(at(s)), jnp.float32) for s in candidates])
+  losses = jnp.where(jnp.isfinite(losses), losses, jnp.inf)
+  return at(jnp.asarray(candidates, jnp.float32)[jnp.argmin(losses)])
 
 
 def linear_extrapolation(ahead: float) -> Callable[[Any], Any]:

@@ -239,6 +239,10 @@ class Nino(LearnedOptimizer):
   """A NiNo nowcaster and how it is used: Adam at `base_learning_rate`, and every `every`
   steps a jump `ahead` snapshot spacings (of `every // context` steps) into the future.
 
+  With `jump_scales` (e.g. `(0.5, 1, 2, 4)`), each jump is loss-guided (`jumps.guided`):
+  it goes to the multiple of the predicted move, or stays, whichever has the least loss on
+  the current batch, so `update` needs `value_fn` (`update_args`).
+
   How the model's neural graph is built (`neural_graph.infer`): `num_heads` for a
   `tasks.language.TransformerLM`'s attention; `layer_order` (path prefixes in layer order)
   and `residual_blocks` (path prefixes of `x + f(x)` blocks) where names do not tell them.
@@ -255,6 +259,7 @@ class Nino(LearnedOptimizer):
   num_heads: int | None = None
   layer_order: tuple[str, ...] | None = None
   residual_blocks: tuple[str, ...] | None = None
+  jump_scales: tuple[float, ...] | None = None
 
   def __post_init__(self):
     if self.context < 2 or self.hidden < 1 or self.layers < 0:
@@ -266,10 +271,18 @@ class Nino(LearnedOptimizer):
       raise ValueError(f"every ({self.every}) must be a multiple of context ({self.context}).")
     if not self.ahead > 0:
       raise ValueError(f"ahead must be positive, got {self.ahead}.")
-    for name in ("layer_order", "residual_blocks"):  # a JSON record gives lists
+    if self.jump_scales is not None and not (
+      self.jump_scales and all(s > 0 for s in self.jump_scales)
+    ):
+      raise ValueError(f"jump_scales must be positive numbers, got {self.jump_scales}.")
+    for name in ("layer_order", "residual_blocks", "jump_scales"):  # JSON records give lists
       value = getattr(self, name)
       if value is not None:
         object.__setattr__(self, name, tuple(value))
+
+  @property
+  def update_args(self) -> tuple[str, ...]:
+    return ("value_fn",) if self.jump_scales else ()
 
   def init(self, key):
     return init_gnn(key, context=self.context, hidden=self.hidden, layers=self.layers)
@@ -328,4 +341,5 @@ class Nino(LearnedOptimizer):
       self.predictor(theta, ahead, **graph_options),
       every=self.every if every is None else every,
       context=self.context,
+      scales=self.jump_scales,
     )

@@ -1,5 +1,6 @@
 """NiNo nowcasting: neural graphs, the nowcaster's equivariance, the optax wrapper, the job."""
 
+import functools
 import hashlib
 import os
 import subprocess
@@ -208,6 +209,55 @@ def test_wrapper_matches_a_numpy_reference():
       x = snaps[-1] + ahead * (snaps[-1] - snaps[0]) / (context - 1)
     np.testing.assert_allclose(params["x"], x, rtol=1e-6, err_msg=f"step {t}")
   assert int(state.count) == 13
+
+
+def test_guided_jump_matches_a_numpy_reference():
+  """A loss-guided jump: of p + s (q - p), s in {0, 0.5, 1, 2, 4}, the one of least loss."""
+  target = np.array([1.0, -2.0, 0.5])
+  loss = lambda x: 0.5 * np.sum((x - target) ** 2)
+  params = {"x": jnp.zeros(3)}
+  lr, every, context, ahead, scales = 0.05, 6, 3, 1.0, (0.5, 1.0, 2.0, 4.0)
+  opt = jump_every(
+    optax.sgd(lr), linear_extrapolation(ahead), every=every, context=context, scales=scales
+  )
+  state = opt.init(params)
+  value_fn = lambda p: 0.5 * jnp.sum((p["x"] - target) ** 2)
+  update = jax.jit(functools.partial(opt.update, value_fn=value_fn))
+  x, snaps, chosen = np.zeros(3), [], []
+  for t in range(1, 14):
+    updates, state = update({"x": params["x"] - target}, state, params)
+    params = optax.apply_updates(params, updates)
+    x = x - lr * (x - target)
+    if t % (every // context) == 0:
+      snaps = [*snaps, x.copy()][-context:]
+    if t % every == 0:
+      move = snaps[-1] + ahead * (snaps[-1] - snaps[0]) / (context - 1) - x
+      s = min((0.0, *scales), key=lambda s: loss(x + s * move))
+      x, chosen = x + s * move, [*chosen, s]
+    np.testing.assert_allclose(params["x"], x, rtol=1e-5, err_msg=f"step {t}")
+  assert chosen[0] > 1.0  # SGD on a quadratic is slow: the guided jump goes past the prediction
+
+
+def test_guided_jump_never_raises_the_loss():
+  """A predictor that points away from the minimum is never followed; without `value_fn` a
+  guided jump is refused with a clear error."""
+  away = lambda window: jax.tree.map(lambda w: w[-1] + 10.0 * (w[-1] - w[0]) - 5.0, window)
+  target = jnp.array([1.0, -2.0])
+  value_fn = lambda p: jnp.sum((p["x"] - target) ** 2)
+  params = plain = {"x": jnp.zeros(2)}
+  guided = jump_every(optax.adam(0.1), away, every=4, context=2, scales=(1.0, 2.0))
+  base = optax.adam(0.1)
+  state, base_state = guided.init(params), base.init(plain)
+  for _ in range(8):
+    updates, state = guided.update(jax.grad(value_fn)(params), state, params, value_fn=value_fn)
+    params = optax.apply_updates(params, updates)
+    base_updates, base_state = base.update(jax.grad(value_fn)(plain), base_state, plain)
+    plain = optax.apply_updates(plain, base_updates)
+  np.testing.assert_allclose(params["x"], plain["x"], rtol=1e-6)
+  with pytest.raises(ValueError, match="value_fn"):
+    guided.update(jax.grad(value_fn)(params), state, params)
+  with pytest.raises(ValueError, match="scales must be positive"):
+    jump_every(optax.adam(0.1), away, every=4, context=2, scales=(0.0,))
 
 
 def test_wrapper_rejects_bad_arguments():

@@ -144,7 +144,8 @@ class Suite:
         f"from the tuning seeds 0..{config.num_seeds - 1}."
       )
     ref_name, _, ref_kind = config.reference.partition("@")
-    if (
+    untuned_reference = ref_kind == "defaults" and ref_name in config.untuned
+    if not untuned_reference and (
       ref_name not in config.optimizers
       or ref_kind not in ("", "defaults")
       or (ref_kind and not config.defaults_column)
@@ -152,7 +153,7 @@ class Suite:
       raise ValueError(
         f"The reference optimizer {config.reference!r} (targets, speedups) must be one of "
         f"config.optimizers={tuple(config.optimizers)} (its tuned column), or "
-        "'<optimizer>@defaults' with config.defaults_column."
+        "'<optimizer>@defaults' of config.untuned or with config.defaults_column."
       )
     protocol = Protocol(config.num_steps, config.num_evals, config.eval_batches)
     if config.num_evals < 1 or config.num_steps % config.num_evals:
@@ -440,10 +441,12 @@ def baseline(name: str, config: ml_collections.ConfigDict, tuned: bool = True) -
 def learned(path: str, num_steps: int) -> Optimizer:
   """A learned-optimizer checkpoint, run untuned; a bad path raises `ValueError`."""
   try:
-    opt = learned_opt.load(path, num_steps=num_steps)
+    lopt, theta = learned_opt.load_theta(path)
   except (learned_opt.CheckpointError, OSError) as e:
     raise ValueError(f"config.learned: {path!r} is not a learned optimizer: {e}") from None
-  return Optimizer(learned_label(path), ({},), ("learned",), lambda setting: opt, ("value",))
+  opt = lopt.opt(theta, num_steps=num_steps)
+  extra_args = tuple(dict.fromkeys(("value", *lopt.update_args)))
+  return Optimizer(learned_label(path), ({},), ("learned",), lambda setting: opt, extra_args)
 
 
 def learned_label(path: str) -> str:
