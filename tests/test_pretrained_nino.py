@@ -38,3 +38,27 @@ def test_nowcasts_a_heldout_task_ahead_of_its_base_adam(name):
   np.testing.assert_allclose(ours[:100], adam[:100], rtol=1e-5)
   assert np.all(np.isfinite(ours))
   assert ours[-50:].mean() < 0.8 * adam[-50:].mean(), (ours[-50:].mean(), adam[-50:].mean())
+
+
+def test_loss_guided_jumps_load_as_an_override_and_need_the_loss():
+  """`jump_scales=` at load: the update then needs `value_fn`, which `tasks.train` passes when
+  asked; on the held-out task the guided jump is at least as low as the plain one right after
+  it (it may stay put or go further, by the loss on the batch)."""
+  name = "pretrained:nino_zoo_v2"
+  lopt, _ = learned_opt.load_theta(name)
+  assert lopt.update_args == ()
+  guided_lopt = learned_opt.registry.get(
+    "nino", **{**learned_opt.registry.config_of(lopt), "jump_scales": (1.0, 2.0, 4.0)}
+  )
+  assert guided_lopt.update_args == ("value_fn",)
+  task = tasks.get("digits_mlp_64x64")
+  guided = learned_opt.load(name, jump_scales=(1.0, 2.0, 4.0))
+  with pytest.raises(ValueError, match="value_fn"):
+    tasks.train(task, guided, num_steps=100)
+  ours = tasks.train(task, guided, num_steps=120, extra_args=("value", "value_fn"))
+  plain = tasks.train(task, learned_opt.load(name), num_steps=120)
+  np.testing.assert_allclose(ours["train_loss"][:100], plain["train_loss"][:100], rtol=1e-5)
+  assert np.all(np.isfinite(ours["train_loss"]))
+  assert ours["train_loss"][100:].mean() <= 1.05 * plain["train_loss"][100:].mean()
+  with pytest.raises(learned_opt.CheckpointError, match="jump_scales"):
+    learned_opt.load(name, jump_scales=(0.0,))
