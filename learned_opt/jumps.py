@@ -14,11 +14,13 @@ The base optimizer's state is kept across a jump. Between two jumps the window i
 entirely, so a prediction reads only the trajectory since the previous one.
 
 A loss-guided jump (`scales`) goes as far along the predicted move as the loss allows: with
-q = predict(window) and the candidates p_{t+1} + s (q - p_{t+1}) for s in `scales` and s = 0
-(no jump), the parameters become the candidate of least `value_fn` (the loss on the current
-batch, which `update` then needs, as optax's line searches do). A prediction that raises the
-loss is then never taken, and one that points the right way can be followed further than
-the predictor was trained to go. This is our addition; NiNo always jumps to q.
+q = predict(window) and the candidates p_{t+1} + s (q - p_{t+1}) for s in `scales` (0: no
+jump), the parameters become the candidate of least `value_fn` (the loss on the current
+batch, which `update` then needs, as optax's line searches do). With 0 among the scales a
+prediction that raises that loss is not taken; larger scales follow a prediction that points
+the right way further than the predictor was trained to go. The current batch has just been
+stepped on, which favours staying put (s = 0) over any jump. This is our addition; NiNo always
+jumps to q.
 """
 
 from __future__ import annotations
@@ -57,8 +59,8 @@ def jump_every(
     every: steps between jumps; a multiple of `context`.
     context: snapshots the predictor reads, `every // context` steps apart.
     scales: for a loss-guided jump, the multiples of the predicted move to try (e.g.
-      `(0.5, 1, 2, 4)`; staying put is always a candidate); `update` then needs `value_fn`
-      (params -> loss on the current batch). None: always jump to the prediction.
+      `(1, 2, 4)`, or `(0, 0.5, 1, 2, 4)` to allow staying put); `update` then needs
+      `value_fn` (params -> loss on the current batch). None: always jump to the prediction.
 
   Extra keyword arguments of `update` go to `base`; `params` is required.
   """
@@ -67,8 +69,8 @@ def jump_every(
       f"jump_every needs every (got {every}) to be a positive multiple of context (got "
       f"{context}): the context snapshots are every // context steps apart."
     )
-  if scales is not None and (not scales or not all(s > 0 for s in scales)):
-    raise ValueError(f"jump_every's scales must be positive numbers, got {scales}.")
+  if scales is not None and (not scales or not all(s >= 0 for s in scales)):
+    raise ValueError(f"jump_every's scales must be non-negative numbers, got {scales}.")
   base = optax.with_extra_args_support(base)
   spacing = every // context
 
@@ -114,9 +116,9 @@ def jump_every(
 def guided(
   current: Any, predicted: Any, value_fn: Callable[[Any], jax.Array], scales: Sequence[float]
 ) -> Any:
-  """`current + s (predicted - current)` for the s among 0 and `scales` of least
-  `value_fn` (non-finite losses never chosen; ties go to the smaller s)."""
-  candidates = (0.0, *sorted(scales))
+  """`current + s (predicted - current)` for the s of `scales` of least `value_fn` (non-finite
+  losses never chosen; ties go to the smaller s)."""
+  candidates = tuple(sorted(set(map(float, scales))))
   move = jax.tree.map(lambda q, p: q - p, predicted, current)
   at = lambda s: jax.tree.map(lambda p, d: p + (s * d).astype(p.dtype), current, move)
   losses = jnp.stack([jnp.asarray(value_fn(at(s)), jnp.float32) for s in candidates])

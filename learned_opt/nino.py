@@ -239,9 +239,9 @@ class Nino(LearnedOptimizer):
   """A NiNo nowcaster and how it is used: Adam at `base_learning_rate`, and every `every`
   steps a jump `ahead` snapshot spacings (of `every // context` steps) into the future.
 
-  With `jump_scales` (e.g. `(0.5, 1, 2, 4)`), each jump is loss-guided (`jumps.guided`):
-  it goes to the multiple of the predicted move, or stays, whichever has the least loss on
-  the current batch, so `update` needs `value_fn` (`update_args`).
+  With `jump_scales` (e.g. `(1, 2, 4)`; 0 allows staying put), each jump is loss-guided
+  (`jumps.guided`): it goes to the multiple of the predicted move of least loss on the
+  current batch, so `update` needs `value_fn` (`update_args`).
 
   How the model's neural graph is built (`neural_graph.infer`): `num_heads` for a
   `tasks.language.TransformerLM`'s attention; `layer_order` (path prefixes in layer order)
@@ -272,9 +272,9 @@ class Nino(LearnedOptimizer):
     if not self.ahead > 0:
       raise ValueError(f"ahead must be positive, got {self.ahead}.")
     if self.jump_scales is not None and not (
-      self.jump_scales and all(s > 0 for s in self.jump_scales)
+      self.jump_scales and all(s >= 0 for s in self.jump_scales)
     ):
-      raise ValueError(f"jump_scales must be positive numbers, got {self.jump_scales}.")
+      raise ValueError(f"jump_scales must be non-negative numbers, got {self.jump_scales}.")
     for name in ("layer_order", "residual_blocks", "jump_scales"):  # JSON records give lists
       value = getattr(self, name)
       if value is not None:
