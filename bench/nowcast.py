@@ -10,7 +10,8 @@ milliseconds, one training step (batch, gradient, Adam) in milliseconds, the sma
 time (`nowcast / (every * step) <= 0.05`), and the wall time of `--steps` training steps
 with `jump_every(adam, nowcaster, every, context)` relative to plain Adam at the
 checkpoint's `every` and at that smallest one (one jitted `lax.scan`, compiled before
-timing; the jump's `lax.cond` runs the network only every `every` steps). Without a
+timing; the jump's `lax.cond` runs the network only every `every` steps; the wall times
+include a loss-guided jump's loss evaluations, the nowcast columns do not). Without a
 checkpoint a freshly initialized nowcaster of the default size is timed (the cost does not
 depend on theta). On a shared machine, run it alone: the ratios are of one run.
 """
@@ -52,13 +53,13 @@ def _time(fn, *args, repeats):
   return float(np.median(times))
 
 
-def _train_fn(task, opt, steps):
+def _train_fn(task, opt, steps, extra_args=()):
   sampler = task.batches("train")
 
   @jax.jit
   def run(sampler, key):
     params = task.init(key)
-    step = training.step_fn(task, opt, sampler, ())
+    step = training.step_fn(task, opt, sampler, extra_args)
     (params, _), _ = jax.lax.scan(step, (params, opt.init(params)), jax.random.split(key, steps))
     return params
 
@@ -115,7 +116,8 @@ def main():
     walls = []
     for e in (lopt.every, every):
       nowcast = lopt.opt(theta, num_heads=num_heads, every=e)
-      walls.append(_time(_train_fn(task, nowcast, args.steps), key, repeats=args.repeats) / t_adam)
+      train = _train_fn(task, nowcast, args.steps, lopt.update_args)
+      walls.append(_time(train, key, repeats=args.repeats) / t_adam)
     size = sum(np.size(x) for x in jax.tree.leaves(params))
     print(
       f"{name:24s} {size:7d} {graph.num_nodes:6d} {graph.num_edges:7d} "

@@ -12,7 +12,7 @@ RMS-normalized, loss- and horizon-free), `learned_sgd`, `residual_muon` (Muon pl
 learned residual direction and a learned horizon-aware schedule: the shipped `pretrained:`
 rule); their inputs come from the feature bank, `learned_opt.features`. And `nino`: a
 graph network over the neural graph (`learned_opt.neural_graph`) that nowcasts parameters,
-used through the optax wrapper `jump_every(base, predict, every=, context=)`.
+used through the optax wrapper `jump_every(base, predict, every=, context=, scales=)`.
 """
 
 from learned_opt import features, neural_graph, pretrained

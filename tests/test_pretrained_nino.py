@@ -1,4 +1,5 @@
-"""The shipped nowcasters `pretrained:nino_zoo`, `nino_zoo_8k`, `nino_zoo_v2`: regression tests."""
+"""The shipped nowcasters `pretrained:nino_zoo`, `nino_zoo_8k`, `nino_zoo_v2`,
+`nino_zoo_v2_guided`: regression tests."""
 
 import os
 
@@ -10,7 +11,9 @@ import learned_opt
 import tasks
 from learned_opt import nino
 
-NAMES = ("nino_zoo", "nino_zoo_8k", "nino_zoo_v2")  # steps 1,000, 8,000; nino_zoo_v2.py 12,000
+# Steps 1,000 and 8,000 of configs/nino_zoo.py, 12,000 of nino_zoo_v2.py; and the last with
+# loss-guided jumps (long_runs/nino_guided).
+NAMES = ("nino_zoo", "nino_zoo_8k", "nino_zoo_v2", "nino_zoo_v2_guided")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -33,7 +36,13 @@ def test_nowcasts_a_heldout_task_ahead_of_its_base_adam(name):
   over the last 50 of 200 steps for nino_zoo when shipped)."""
   task = tasks.get("digits_mlp_64x64")
   steps = 200  # one jump, at step 100
-  ours = tasks.train(task, learned_opt.load(f"pretrained:{name}"), num_steps=steps)["train_loss"]
+  lopt, _ = learned_opt.load_theta(f"pretrained:{name}")
+  ours = tasks.train(
+    task,
+    learned_opt.load(f"pretrained:{name}"),
+    num_steps=steps,
+    extra_args=("value", *lopt.update_args),
+  )["train_loss"]
   adam = tasks.train(task, optax.adam(1e-3), num_steps=steps)["train_loss"]
   np.testing.assert_allclose(ours[:100], adam[:100], rtol=1e-5)
   assert np.all(np.isfinite(ours))

@@ -2,8 +2,8 @@
 
     >>> import learned_opt
     >>> learned_opt.pretrained.names()  # doctest: +NORMALIZE_WHITESPACE
-    ['nino_zoo', 'nino_zoo_8k', 'nino_zoo_v2', 'residual_muon_v1', 'residual_muon_v2',
-     'residual_muon_v2_avg', 'residual_muon_v4']
+    ['nino_zoo', 'nino_zoo_8k', 'nino_zoo_v2', 'nino_zoo_v2_guided', 'residual_muon_v1',
+     'residual_muon_v2', 'residual_muon_v2_avg', 'residual_muon_v4']
     >>> opt = learned_opt.load("pretrained:residual_muon_v4", num_steps=1000)
     >>> opt = learned_opt.load("pretrained:residual_muon_v2", num_steps=1000, learning_rate=0.01)
 
