@@ -236,6 +236,17 @@ def test_steps_to_target_profile_and_iqm():
   assert scoring.ratios(np.array([[np.inf], [np.inf]])).tolist() == [[np.inf], [np.inf]]
 
 
+def test_an_untuned_column_can_be_the_reference(tmp_path):
+  """NiNo's protocol: Adam at its defaults, run untuned only, sets the targets."""
+  config = smoke_config(tmp_path / "out", str(tmp_path))
+  config.update(
+    {"learned": (), "untuned": ("adam",), "reference": "adam@defaults", "defaults_column": False}
+  )
+  suite = cells.Suite.from_config(config)
+  adam = [o for o in suite.optimizers if o.label == "adam"]  # the column adam@defaults
+  assert len(adam) == 1 and adam[0].roles == ("defaults",)
+
+
 @pytest.mark.parametrize(
   ("change", "message"),
   [

@@ -144,7 +144,7 @@ class Suite:
         f"from the tuning seeds 0..{config.num_seeds - 1}."
       )
     ref_name, _, ref_kind = config.reference.partition("@")
-    untuned_reference = ref_kind == "defaults" and ref_name in config.untuned
+    untuned_reference = ref_kind == "defaults" and ref_name in config.get("untuned", ())
     if not untuned_reference and (
       ref_name not in config.optimizers
       or ref_kind not in ("", "defaults")
