@@ -17,23 +17,9 @@ Until 2026-12-08 this suite had the first four tasks only (the choices recorded 
 """
 
 from configs import suite_nino
+from tasks.heldout import META_VALID
 
-# tasks.META_VALID less the quadratics and Rosenbrock functions (one vector, no layers).
-COVERED = (
-  "digits_mlp_48_silu",
-  "mnist_subset_mlp_48x48_gelu",
-  "mnist_subset_logreg",
-  "shakespeare_transformer_w48",
-  "digits_logreg_16px",
-  "digits_mlp_48x48_tanh",
-  "mnist_subset_mlp_40",
-  "shakespeare_lstm_w48",
-  "mnist_subset_mlp_192",
-  "digits_mlp_96x96_gelu",
-  "mnist_subset_mlp_256x256",
-  "shakespeare_transformer_w96",
-  "shakespeare_lstm_w96",
-)
+COVERED = suite_nino.with_neural_graph(META_VALID)
 
 
 def get_config():

@@ -69,8 +69,7 @@ def jump_every(
       f"jump_every needs every (got {every}) to be a positive multiple of context (got "
       f"{context}): the context snapshots are every // context steps apart."
     )
-  if scales is not None and (not scales or not all(s >= 0 for s in scales)):
-    raise ValueError(f"jump_every's scales must be non-negative numbers, got {scales}.")
+  check_scales(scales, "jump_every's scales")
   base = optax.with_extra_args_support(base)
   spacing = every // context
 
@@ -111,6 +110,12 @@ def jump_every(
     return new_updates, JumpEveryState(count, base_state, window)
 
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def check_scales(scales: Sequence[float] | None, name: str = "scales") -> None:
+  """A `ValueError` unless `scales` is None or a non-empty sequence of non-negative numbers."""
+  if scales is not None and (not scales or not all(s >= 0 for s in scales)):
+    raise ValueError(f"{name} must be non-negative numbers, got {scales}.")
 
 
 def guided(

@@ -46,7 +46,7 @@ from absl import logging
 
 from learned_opt import neural_graph
 from learned_opt.base import LearnedOptimizer
-from learned_opt.jumps import jump_every
+from learned_opt.jumps import check_scales, jump_every
 
 _EPS = 1e-8
 _INDEX_FREQUENCIES = 1.0 / 10.0 ** np.arange(4)  # periods of 2 pi ... 2 pi * 1000 neurons
@@ -271,10 +271,7 @@ class Nino(LearnedOptimizer):
       raise ValueError(f"every ({self.every}) must be a multiple of context ({self.context}).")
     if not self.ahead > 0:
       raise ValueError(f"ahead must be positive, got {self.ahead}.")
-    if self.jump_scales is not None and not (
-      self.jump_scales and all(s >= 0 for s in self.jump_scales)
-    ):
-      raise ValueError(f"jump_scales must be non-negative numbers, got {self.jump_scales}.")
+    check_scales(self.jump_scales, "jump_scales")
     for name in ("layer_order", "residual_blocks", "jump_scales"):  # JSON records give lists
       value = getattr(self, name)
       if value is not None:
